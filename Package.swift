@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "Systemd", targets: ["Systemd"]),
         .library(name: "OverlayWire", targets: ["OverlayWire"]),
         .library(name: "Overlay", targets: ["Overlay"]),
+        .library(name: "LabSpec", targets: ["LabSpec"]),
+        .library(name: "Assertions", targets: ["Assertions"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -23,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C shim over libsystemd (dlopen), SCM_CREDENTIALS and the fork/exec helper.
@@ -56,6 +59,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "LabSpec",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+        // The assertion engine: exposition parsing, series, SLI expressions, SLO verdicts. No I/O.
+        .target(name: "Assertions", swiftSettings: strictSettings),
         .executableTarget(
             name: "stormlab",
             dependencies: [
@@ -64,12 +74,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: strictSettings),
         .testTarget(name: "OverlayWireTests", dependencies: ["OverlayWire"], swiftSettings: strictSettings),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay"], swiftSettings: strictSettings),
+        .testTarget(name: "AssertionsTests", dependencies: ["Assertions"], swiftSettings: strictSettings),
+        .testTarget(name: "LabSpecTests", dependencies: ["LabSpec"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["stormlab", "Systemd"],

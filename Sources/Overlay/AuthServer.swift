@@ -1,0 +1,211 @@
+import Crypto
+import CryptoExtras
+import Logging
+import NIOCore
+import NIOPosix
+import OverlayWire
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How an auth server runs. Every field has a default fit for a laptop-sized lab.
+public struct AuthConfiguration: Sendable {
+    public var name = "auth"
+    public var listen = ListenAddress.endpoint(Endpoint(host: "127.0.0.1", port: 7100))
+    public var metrics: ListenAddress? = .endpoint(Endpoint(host: "127.0.0.1", port: 9100))
+    /// The lab seed: passwords and the signing key derive from it.
+    public var seed = "stormlab"
+    public var policy = Policy.adaptive
+    /// Threads hashing passwords.
+    public var workers = 2
+    /// Adaptive: logins waiting beyond which auth answers BUSY.
+    public var queueLimit = 256
+    /// PBKDF2-SHA256 iterations per login: the cost of one login.
+    public var hashIterations = 2000
+    /// Token lifetime in seconds.
+    public var tokenLifetime: UInt64 = 3600
+    /// Users `user-1 … user-N` exist; nil for any N.
+    public var users: Int?
+
+    public init() {}
+}
+
+struct AuthMetrics: Sendable {
+    let common: CommonMetrics
+    let logins: LabelledCounters
+    let loginDuration: DurationHistogram
+    let queueDepth: Gauge
+    let connections: Gauge
+
+    init(_ registry: PrometheusCollectorRegistry, configuration: AuthConfiguration) {
+        common = CommonMetrics(registry, role: "auth")
+        logins = LabelledCounters(
+            registry, name: "stormlab_auth_logins_total", label: "outcome",
+            values: ["ok", "busy", "bad_credentials"],
+            help: "Login requests answered, by outcome."
+        )
+        loginDuration = registry.durationHistogram(
+            "stormlab_auth_login_duration_seconds",
+            help: "Time from a login's arrival to its answer, queueing included."
+        )
+        queueDepth = registry.gauge("stormlab_auth_queue_depth", help: "Logins accepted and not yet answered.")
+        connections = registry.gauge("stormlab_auth_connections", help: "Open client connections.")
+        registry.gauge("stormlab_auth_workers", help: "Password-hashing threads.").set(to: Double(configuration.workers))
+        registry.gauge("stormlab_auth_queue_limit", help: "Queue depth at which adaptive auth answers BUSY (0: unbounded).")
+            .set(to: Double(configuration.policy == .adaptive ? configuration.queueLimit : 0))
+    }
+}
+
+/// The auth server: checks logins of synthetic users with real password hashing on a bounded
+/// pool of workers, and returns Ed25519-signed tokens.
+public final class AuthServer: Service, Sendable {
+    public let configuration: AuthConfiguration
+    public let registry = PrometheusCollectorRegistry()
+    let metrics: AuthMetrics
+    private let logger: Logger
+    private let signer: TokenSigner
+    private let admission: AuthAdmission
+    private let state = Mutex(QueueState())
+    /// Stored password hashes, filled on each user's first successful login (the user database).
+    private let storedHashes = Mutex([String: [UInt8]]())
+
+    private struct QueueState {
+        var queued = 0
+        /// Exponentially weighted mean of one hash's time on a worker.
+        var serviceTime = Duration.milliseconds(5)
+    }
+
+    public init(configuration: AuthConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.signer = TokenSigner(seed: configuration.seed)
+        self.admission = AuthAdmission(policy: configuration.policy, queueLimit: configuration.queueLimit, workers: configuration.workers)
+        self.metrics = AuthMetrics(registry, configuration: configuration)
+    }
+
+    /// The key supernodes verify tokens with.
+    public var verifier: TokenVerifier { signer.verifier }
+
+    public func run() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let pool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
+        pool.start()
+        let server = try await FramedServer.bind(configuration.listen, group: group)
+        var metricsChannel: (any Channel)?
+        if let address = configuration.metrics {
+            metricsChannel = try await MetricsServer(registry: registry, address: address, group: group).start()
+        }
+        let supervision = Supervision(logger: logger)
+        logger.info("auth serving", metadata: [
+            "listen": "\(server.localAddress.map { "\($0)" } ?? "?")", "policy": "\(configuration.policy)",
+            "workers": "\(configuration.workers)", "hash.iterations": "\(configuration.hashIterations)",
+        ])
+        supervision.ready(status: "serving logins")
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await supervision.keepAlive { "queue \(self.state.withLock { $0.queued })" } }
+            // Returns once graceful shutdown has closed the listener and every connection.
+            try? await server.serve { connection in try await self.serve(connection, pool: pool) }
+            tasks.cancelAll()
+        }
+        supervision.stopping()
+        try? await metricsChannel?.close().get()
+        try? await pool.shutdownGracefully()
+        logger.info("auth stopped")
+    }
+
+    private func serve(_ connection: FramedChannel, pool: NIOThreadPool) async throws {
+        metrics.connections.increment()
+        defer { metrics.connections.decrement() }
+        try await connection.executeThenClose { inbound, outbound in
+            for try await item in inbound {
+                switch item {
+                case .malformed(let error):
+                    metrics.common.malformedFrames.increment(error.code.description)
+                    try await outbound.write(.error(code: .malformedFrame, message: error.description))
+                    return
+                case .message(.login(let user, let password)):
+                    try await outbound.write(await login(user: user, password: password, pool: pool))
+                case .message(let other):
+                    metrics.common.malformedFrames.increment("unexpected_message")
+                    try await outbound.write(.error(code: .unexpectedMessage, message: "auth does not take \(other.kind)"))
+                    return
+                }
+            }
+        }
+    }
+
+    /// Answers one login: BUSY when the queue is full (adaptive), otherwise hashes on a worker.
+    func login(user: String, password: String, pool: NIOThreadPool) async -> Message {
+        let clock = ContinuousClock()
+        let arrived = clock.now
+        let decision = state.withLock { state -> AuthAdmission.Action in
+            let action = admission.admit(queued: state.queued, serviceTime: state.serviceTime)
+            if action == .enqueue { state.queued += 1 }
+            return action
+        }
+        if case .busy(let retryAfter) = decision {
+            metrics.logins.increment("busy")
+            return .busy(retryAfterMillis: UInt32(clamping: Int64(retryAfter.seconds * 1000)), reason: "auth queue full")
+        }
+        metrics.queueDepth.increment()
+        defer {
+            metrics.queueDepth.decrement()
+            state.withLock { $0.queued -= 1 }
+            metrics.loginDuration.recordNanoseconds(Int64((clock.now - arrived).seconds * 1e9))
+        }
+        let iterations = configuration.hashIterations
+        let seed = configuration.seed
+        let accepted = (try? await pool.runIfActive { () -> (Bool, Duration) in
+            let started = clock.now
+            let ok = self.verify(user: user, password: password, seed: seed, iterations: iterations)
+            return (ok, clock.now - started)
+        }) ?? (false, .zero)
+        state.withLock { $0.serviceTime = $0.serviceTime * 0.9 + accepted.1 * 0.1 }
+        guard accepted.0 else {
+            metrics.logins.increment("bad_credentials")
+            return .error(code: .badCredentials, message: "unknown user or wrong password")
+        }
+        metrics.logins.increment("ok")
+        return .token(signer.issue(user: user, now: unixSeconds(), lifetime: configuration.tokenLifetime, nonce: UInt64.random(in: 0...UInt64.max)))
+    }
+
+    /// One PBKDF2-SHA256 of the given password, compared with the user's stored hash. The stored
+    /// hash is the same function over the seed-derived password, recorded at the first login.
+    private func verify(user: String, password: String, seed: String, iterations: Int) -> Bool {
+        guard let number = SyntheticUsers.number(of: user), configuration.users.map({ number <= $0 }) ?? true else {
+            return false
+        }
+        guard let key = try? KDF.Insecure.PBKDF2.deriveKey(
+            from: Array(password.utf8), salt: Array("stormlab-salt:\(user)".utf8),
+            using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: max(1, iterations)
+        ) else { return false }
+        let hash = key.withUnsafeBytes { Array($0) }
+        if let stored = storedHashes.withLock({ $0[user] }) {
+            return constantTimeEqual(hash, stored)
+        }
+        // First login of this user: the database row is created from the seed-derived password.
+        guard constantTimeEqual(Array(password.utf8), Array(SyntheticUsers.password(for: user, seed: seed).utf8)) else {
+            return false
+        }
+        storedHashes.withLock { $0[user] = hash }
+        return true
+    }
+}
+
+func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for index in a.indices { difference |= a[index] ^ b[index] }
+    return difference == 0
+}
+
+/// Wall-clock seconds since the Unix epoch (token expiry is wall time, shared between processes).
+func unixSeconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return UInt64(spec.tv_sec)
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct Stormlab: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stormlab",
+        abstract: "A chaos-testing lab for distributed systems.",
+        discussion: """
+            Role commands run the overlay under test (auth, supernode, client). \
+            `stormlab demo` starts a small overlay of real processes on loopback and shows it heal \
+            after a supernode is killed.
+            """,
+        subcommands: [AuthCommand.self, SupernodeCommand.self, ClientCommand.self, DemoCommand.self, BenchCommand.self]
+    )
+}
