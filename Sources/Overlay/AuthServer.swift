@@ -97,7 +97,7 @@ public final class AuthServer: Service, Sendable {
         let server = try await FramedServer.bind(configuration.listen, group: group)
         var metricsChannel: (any Channel)?
         if let address = configuration.metrics {
-            metricsChannel = try await MetricsServer(registry: registry, address: address, group: group).start()
+            metricsChannel = try await MetricsServer(registry: registry, address: address).start()
         }
         let supervision = Supervision(logger: logger)
         logger.info("auth serving", metadata: [

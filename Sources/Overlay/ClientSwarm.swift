@@ -130,7 +130,7 @@ public final class ClientSwarm: Service, Sendable {
         let group = MultiThreadedEventLoopGroup.singleton
         var metricsChannel: (any Channel)?
         if let address = configuration.metrics {
-            metricsChannel = try await MetricsServer(registry: registry, address: address, group: group).start()
+            metricsChannel = try await MetricsServer(registry: registry, address: address).start()
         }
         let supervision = Supervision(logger: logger)
         metrics.knownSupernodes.set(to: Double(state.withLock { $0.order.count }))

@@ -94,13 +94,21 @@ enum Framing {
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
         if let source {
-            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0))
+            // Choose the local port at connect time, from the whole 4-tuple: binding first with
+            // port 0 would reserve a port per socket and make the kernel search ever longer for a
+            // free one (quadratic in a storm of thousands of connections from one address).
+            bootstrap = bootstrap
+                .channelOption(.ipOption(.init(rawValue: ipBindAddressNoPort)), value: 1)
+                .bind(to: try SocketAddress(ipAddress: source, port: 0))
         }
         return try await bootstrap.connect(host: endpoint.host, port: Int(endpoint.port)) { channel in
             wrap(channel)
         }
     }
 }
+
+/// `IP_BIND_ADDRESS_NO_PORT` from linux/in.h (Linux 4.2+), which Glibc's headers do not export.
+private let ipBindAddressNoPort: CInt = 24
 
 /// Where a server listens: a socket passed by socket activation, or an address to bind.
 public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {

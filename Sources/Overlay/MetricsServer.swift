@@ -9,7 +9,11 @@ import Prometheus
 struct MetricsServer {
     let registry: PrometheusCollectorRegistry
     let address: ListenAddress
-    let group: any EventLoopGroup
+    /// Metrics get an event loop of their own, so a scrape is answered even while a storm keeps
+    /// the overlay's loops busy: the scraper must see the storm, not be blinded by it.
+    let group: any EventLoopGroup = MetricsServer.loop
+
+    private static let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     /// Binds and returns the bound channel; serving runs on the event loop until it is closed.
     func start() async throws -> any Channel {

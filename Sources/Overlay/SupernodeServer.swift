@@ -160,7 +160,7 @@ public final class SupernodeServer: Service, Sendable {
         }
         var metricsChannel: (any Channel)?
         if let address = configuration.metrics {
-            metricsChannel = try await MetricsServer(registry: registry, address: address, group: group).start()
+            metricsChannel = try await MetricsServer(registry: registry, address: address).start()
         }
         let supervision = Supervision(logger: logger)
         let advertised = state.withLock { $0.advertised }

@@ -50,32 +50,7 @@ struct DemoCommand: AsyncParsableCommand {
         progress.line("starting 1 auth, \(supernodes) supernodes, \(clients) client processes with \(clients * virtualClients) virtual clients (\(policy)); logs in \(layout.directory)")
         var healed = false
         do {
-            let clock = ContinuousClock()
-            let started = clock.now
-            try cluster.start()
-            try await cluster.waitReady(timeout: .seconds(timeout))
-            progress.line("all \(cluster.instances.count) instances ready (READY=1) in \(formatSeconds(clock.now - started))")
-
-            guard let steady = try await waitOnline(cluster, total: total, phase: "steady state", progress: &progress) else {
-                progress.line("the overlay never reached \(Int(target * 100))% online")
-                await cluster.shutdown()
-                throw ExitCode(1)
-            }
-            progress.line("steady: \(Int(steady.online))/\(Int(total)) online after \(formatSeconds(steady.elapsed))")
-
-            progress.line("kill -9 supernode-1 (\(Int(await cluster.total("stormlab_supernode_clients", role: "supernode"))) clients attached overall)")
-            cluster.signal("supernode-1", SIGKILL)
-            try await Task.sleep(for: .milliseconds(300))
-            try cluster.poll()
-            if let recovery = try await waitOnline(cluster, total: total, phase: "re-homing", progress: &progress) {
-                healed = true
-                progress.line("healed: \(Int(recovery.online))/\(Int(total)) online again \(formatSeconds(recovery.elapsed)) after the kill")
-            } else {
-                progress.line("not healed within \(Int(timeout)) s")
-            }
-            let lost = await cluster.total("stormlab_client_sessions_lost_total", role: "client")
-            let lookups = await cluster.total("stormlab_client_lookups_total", role: "client")
-            progress.line("sessions lost and re-homed: \(Int(lost)); lookups answered: \(Int(lookups))")
+            healed = try await rehearse(cluster, total: total, progress: &progress)
         } catch {
             progress.line("error: \(error)")
             await cluster.shutdown()
@@ -85,6 +60,36 @@ struct DemoCommand: AsyncParsableCommand {
         let unclean = cluster.exits.filter { $0.key != "supernode-1" && $0.value != .exited(0) }
         if !unclean.isEmpty { progress.line("instances that did not stop cleanly: \(unclean)") }
         if !healed { throw ExitCode(1) }
+    }
+
+    /// Steady state, then the kill and the re-homing. Returns whether the overlay healed.
+    private func rehearse(_ cluster: LocalCluster, total: Double, progress: inout Progress) async throws -> Bool {
+        let clock = ContinuousClock()
+        let started = clock.now
+        try cluster.start()
+        try await cluster.waitReady(timeout: .seconds(timeout))
+        progress.line("all \(cluster.instances.count) instances ready (READY=1) in \(formatSeconds(clock.now - started))")
+
+        guard let steady = try await waitOnline(cluster, total: total, phase: "steady state", progress: &progress) else {
+            progress.line("the overlay never reached \(Int(target * 100))% online")
+            return false
+        }
+        progress.line("steady: \(Int(steady.online))/\(Int(total)) online after \(formatSeconds(steady.elapsed))")
+
+        let attached = await cluster.total("stormlab_supernode_clients", role: "supernode")
+        progress.line("kill -9 supernode-1 (\(Int(attached)) clients attached overall)")
+        cluster.signal("supernode-1", SIGKILL)
+        try await Task.sleep(for: .milliseconds(300))
+        try cluster.poll()
+        guard let recovery = try await waitOnline(cluster, total: total, phase: "re-homing", progress: &progress) else {
+            progress.line("not healed within \(Int(timeout)) s")
+            return false
+        }
+        progress.line("healed: \(Int(recovery.online))/\(Int(total)) online again \(formatSeconds(recovery.elapsed)) after the kill")
+        let lost = await cluster.total("stormlab_client_sessions_lost_total", role: "client")
+        let promoted = await cluster.total("stormlab_client_promoted", role: "client")
+        progress.line("sessions lost and re-homed: \(Int(lost)); client processes promoted to supernode: \(Int(promoted))")
+        return true
     }
 
     /// Polls the clients' online gauges until the target share is met or the timeout passes.

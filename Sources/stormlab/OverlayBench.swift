@@ -37,9 +37,13 @@ struct OverlayBench: AsyncParsableCommand {
             layout.hashIterations = iterations
             layout.extraArguments["auth"] = ["--workers", "\(workers)"]
             let cluster = try LocalCluster(layout: layout)
-            defer { Task { await cluster.shutdown() } }
-            try cluster.start()
-            try await cluster.waitReady(timeout: .seconds(30))
+            do {
+                try cluster.start()
+                try await cluster.waitReady(timeout: .seconds(30))
+            } catch {
+                await cluster.shutdown()
+                throw error
+            }
             progress.update("logins through one auth, \(iterations) PBKDF2 iterations, \(workers) workers …")
             var storm = LoginStorm(auth: cluster.instances(role: "auth")[0].endpoint, seed: layout.seed)
             storm.duration = .seconds(seconds)
