@@ -66,6 +66,18 @@ let package = Package(
         ),
         // The assertion engine: exposition parsing, series, SLI expressions, SLO verdicts. No I/O.
         .target(name: "Assertions", swiftSettings: strictSettings),
+        // Scrapes instances' metrics and runs probes into the Assertions series store.
+        .target(
+            name: "Collector",
+            dependencies: [
+                "Assertions",
+                "Systemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "stormlab",
             dependencies: [
@@ -82,6 +94,7 @@ let package = Package(
         .testTarget(name: "OverlayWireTests", dependencies: ["OverlayWire"], swiftSettings: strictSettings),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay"], swiftSettings: strictSettings),
         .testTarget(name: "AssertionsTests", dependencies: ["Assertions"], swiftSettings: strictSettings),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "Overlay"], swiftSettings: strictSettings),
         .testTarget(name: "LabSpecTests", dependencies: ["LabSpec"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(
             name: "EndToEndTests",
