@@ -78,6 +78,9 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The mechanisms that apply and revert faults: nftables, (later) the fault proxy and the
+        // Docker engine.
+        .target(name: "Injectors", dependencies: ["Systemd"], swiftSettings: strictSettings),
         .executableTarget(
             name: "stormlab",
             dependencies: [
@@ -95,6 +98,7 @@ let package = Package(
         .testTarget(name: "OverlayTests", dependencies: ["Overlay"], swiftSettings: strictSettings),
         .testTarget(name: "AssertionsTests", dependencies: ["Assertions"], swiftSettings: strictSettings),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "Overlay"], swiftSettings: strictSettings),
+        .testTarget(name: "InjectorsTests", dependencies: ["Injectors", "Systemd"], swiftSettings: strictSettings),
         .testTarget(name: "LabSpecTests", dependencies: ["LabSpec"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(
             name: "EndToEndTests",
