@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Overlay", targets: ["Overlay"]),
         .library(name: "LabSpec", targets: ["LabSpec"]),
         .library(name: "Assertions", targets: ["Assertions"]),
+        .library(name: "FaultProxy", targets: ["FaultProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -78,6 +79,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The fault-injecting TCP proxy: toxics per link and direction on live connections.
+        .target(
+            name: "FaultProxy",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The mechanisms that apply and revert faults: nftables, (later) the fault proxy and the
         // Docker engine.
         .target(name: "Injectors", dependencies: ["Systemd"], swiftSettings: strictSettings),
@@ -85,6 +96,8 @@ let package = Package(
             name: "stormlab",
             dependencies: [
                 "Overlay",
+                "Collector",
+                "FaultProxy",
                 "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -99,6 +112,15 @@ let package = Package(
         .testTarget(name: "AssertionsTests", dependencies: ["Assertions"], swiftSettings: strictSettings),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "Overlay"], swiftSettings: strictSettings),
         .testTarget(name: "InjectorsTests", dependencies: ["Injectors", "Systemd"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "FaultProxyTests",
+            dependencies: [
+                "FaultProxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "LabSpecTests", dependencies: ["LabSpec"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(
             name: "EndToEndTests",

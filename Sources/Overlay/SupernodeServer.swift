@@ -120,6 +120,9 @@ public final class SupernodeServer: Service, Sendable {
         var directory: [String: (location: String, expires: Duration)] = [:]
         var links: [Endpoint: Link] = [:]
         var promotedProcesses: Set<String> = []
+        /// The configured peers with host names resolved to every address they have (a
+        /// Compose service name resolves to all its replicas).
+        var seeds: [Endpoint] = []
     }
 
     public init(configuration: SupernodeConfiguration, logger: Logger, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -168,7 +171,9 @@ public final class SupernodeServer: Service, Sendable {
             "advertise": "\(advertised)", "policy": "\(configuration.policy)", "capacity": "\(configuration.capacity)",
         ])
         supervision.ready(status: "serving, capacity \(configuration.capacity)")
-        for seed in configuration.peers where seed != advertised { linkRequestSink.yield(seed) }
+        let seeds = Self.resolve(configuration.peers)
+        state.withLock { $0.seeds = seeds }
+        for seed in seeds where seed != advertised { linkRequestSink.yield(seed) }
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await supervision.keepAlive { self.statusLine() } }
             tasks.addTask { await self.runLinks(group: group) }
@@ -483,7 +488,7 @@ public final class SupernodeServer: Service, Sendable {
                 logger.debug("link failed", metadata: ["peer": "\(endpoint)", "error": "\(error)"])
             }
             let keep = state.withLock { state in
-                configuration.peers.contains(endpoint) || state.membership.members.values.contains { $0.info.endpoint == endpoint }
+                state.seeds.contains(endpoint) || state.membership.members.values.contains { $0.info.endpoint == endpoint }
             }
             if !keep { return }
             try? await Task.sleep(for: .milliseconds(500))
@@ -521,11 +526,17 @@ public final class SupernodeServer: Service, Sendable {
                 }
                 return (
                     [selfInfo(state)] + state.membership.peers,
-                    Set(state.membership.peers.map(\.endpoint)).union(configuration.peers),
+                    Set(state.membership.peers.map(\.endpoint)).union(state.seeds),
                     idle, state.membership.members.count + 1, state.sessions.values.map(\.user), promote
                 )
             }
             metrics.knownSupernodes.set(to: Double(known))
+            if known == 1 && !configuration.peers.isEmpty {
+                // Alone: look the seeds up again, replicas may have come up since.
+                let seeds = Self.resolve(configuration.peers)
+                state.withLock { $0.seeds = seeds }
+                for seed in seeds { linkRequestSink.yield(seed) }
+            }
             for channel in idle { channel.close(promise: nil) }
             for endpoint in endpoints { await send(.peers(gossip), to: endpoint) }
             if let promote {

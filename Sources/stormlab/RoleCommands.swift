@@ -70,7 +70,7 @@ struct SupernodeCommand: AsyncParsableCommand {
     @Option(help: "Address to serve on, unless a socket named 'overlay' is passed (LISTEN_FDS).")
     var listen = Endpoint(host: "127.0.0.1", port: 7200)
 
-    @Option(help: "Address others reach this supernode at (default: the bound address).")
+    @Option(help: "Address others reach this supernode at (default: the bound address; for 0.0.0.0, the host name's address).")
     var advertise: Endpoint?
 
     @Option(help: "Address to serve /metrics on, unless a socket named 'metrics' is passed.")
@@ -113,7 +113,7 @@ struct SupernodeCommand: AsyncParsableCommand {
         var configuration = SupernodeConfiguration()
         configuration.name = name
         configuration.listen = listeners.overlay
-        configuration.advertise = advertise
+        configuration.advertise = advertisedEndpoint(listen: listen, advertise: advertise)
         configuration.metrics = listeners.metrics
         configuration.seed = role.seed
         configuration.peers = peers.endpoints
@@ -203,7 +203,7 @@ struct ClientCommand: AsyncParsableCommand {
         if promoteListen != nil || listeners.overlay != .endpoint(Endpoint(host: "127.0.0.1", port: 0)) {
             configuration.promoteListen = listeners.overlay
         }
-        configuration.promoteAdvertise = promoteListen
+        configuration.promoteAdvertise = promoteListen.flatMap { advertisedEndpoint(listen: $0, advertise: nil) ?? $0 }
         configuration.promotedCapacity = promotedCapacity
         try await runRole(ClientSwarm(configuration: configuration, logger: logger), logger: logger)
     }

@@ -10,6 +10,6 @@ struct Stormlab: AsyncParsableCommand {
             `stormlab demo` starts a small overlay of real processes on loopback and shows it heal \
             after a supernode is killed.
             """,
-        subcommands: [AuthCommand.self, SupernodeCommand.self, ClientCommand.self, DemoCommand.self, BenchCommand.self]
+        subcommands: [AuthCommand.self, SupernodeCommand.self, ClientCommand.self, DemoCommand.self, BenchCommand.self, ProbeCommand.self]
     )
 }
