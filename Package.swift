@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Overlay", targets: ["Overlay"]),
         .library(name: "LabSpec", targets: ["LabSpec"]),
         .library(name: "Assertions", targets: ["Assertions"]),
+        .library(name: "Orchestrator", targets: ["Orchestrator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -64,12 +65,24 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
+        // Runtimes, supervision, run folders, ledgers and cleanup.
+        .target(
+            name: "Orchestrator",
+            dependencies: [
+                "LabSpec",
+                "Systemd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The assertion engine: exposition parsing, series, SLI expressions, SLO verdicts. No I/O.
         .target(name: "Assertions", swiftSettings: strictSettings),
         .executableTarget(
             name: "stormlab",
             dependencies: [
                 "Overlay",
+                "Orchestrator",
+                "LabSpec",
                 "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,9 +96,10 @@ let package = Package(
         .testTarget(name: "OverlayTests", dependencies: ["Overlay"], swiftSettings: strictSettings),
         .testTarget(name: "AssertionsTests", dependencies: ["Assertions"], swiftSettings: strictSettings),
         .testTarget(name: "LabSpecTests", dependencies: ["LabSpec"], exclude: ["Fixtures"], swiftSettings: strictSettings),
+        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabSpec"], swiftSettings: strictSettings),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["stormlab", "Systemd"],
+            dependencies: ["stormlab", "Systemd", "Orchestrator", "LabSpec"],
             swiftSettings: strictSettings
         ),
     ]
