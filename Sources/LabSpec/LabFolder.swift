@@ -6,11 +6,12 @@ public enum LabFolder {
     public static let composeFileNames = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"]
 
     /// The compose file of the lab at `path`: `path` itself when it is a file, else the first of
-    /// ``composeFileNames`` in that folder. When none exists, the path of the first name, so the
-    /// loader reports it as missing with a position.
+    /// ``composeFileNames`` in that folder. When none exists (or `path` does not exist and does not
+    /// end in `.yaml` or `.yml`), the path of the first name, so the loader reports it as missing.
     public static func composeFile(at path: String) -> String {
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+        if exists && !isFolder.boolValue || !exists && (path.hasSuffix(".yaml") || path.hasSuffix(".yml")) {
             return path
         }
         let folder = path.hasSuffix("/") ? String(path.dropLast()) : path

@@ -86,22 +86,13 @@ public final class LabRun: Sendable {
 
         // Executables, arguments, environment, readiness.
         let labFolder = Self.absolute(folderOf(project.file))
+        diagnostics += Self.hostDiagnostics(project: project, configuration: configuration)
         var plans: [InstancePlan] = []
         for service in project.services where service.replicas > 0 {
             let vector = service.processArguments
-            guard let first = vector.first else {
-                diagnostics.append(Diagnostic(
-                    .error, at: service.location,
-                    "services.\(service.name): nothing to run: set image, entrypoint or x-stormlab.executable"))
-                continue
-            }
-            guard let executable = Self.locate(first, labFolder: labFolder, overrides: configuration.executables, path: configuration.inheritedEnvironment["PATH"]) else {
-                diagnostics.append(Diagnostic(
-                    .error, at: service.location,
-                    "services.\(service.name): executable \"\(first)\" not found"
-                        + (first.contains("/") ? " (relative paths are taken from the lab folder)" : " on PATH")))
-                continue
-            }
+            guard let first = vector.first,
+                let executable = Self.locate(first, labFolder: labFolder, overrides: configuration.executables, path: configuration.inheritedEnvironment["PATH"])
+            else { continue }
             let readiness: Readiness
             if service.stormlab.notify {
                 readiness = .notify
@@ -234,6 +225,28 @@ public final class LabRun: Sendable {
         }
         await teardown()
         return try outcome.get()
+    }
+
+    /// What the host says about a lab that loaded: every service's executable must exist. Ports
+    /// are checked when a run binds them, with the run's addresses.
+    public static func hostDiagnostics(project: ComposeProject, configuration: RunConfiguration = RunConfiguration()) -> [Diagnostic] {
+        let labFolder = absolute(folderOf(project.file))
+        var diagnostics: [Diagnostic] = []
+        for service in project.services where service.replicas > 0 {
+            guard let first = service.processArguments.first else {
+                diagnostics.append(Diagnostic(
+                    .error, at: service.location,
+                    "services.\(service.name): nothing to run: set image, entrypoint or x-stormlab.executable"))
+                continue
+            }
+            if locate(first, labFolder: labFolder, overrides: configuration.executables, path: configuration.inheritedEnvironment["PATH"]) == nil {
+                diagnostics.append(Diagnostic(
+                    .error, at: service.location,
+                    "services.\(service.name): executable \"\(first)\" not found"
+                        + (first.contains("/") ? " (a relative path is taken from the lab folder)" : " on PATH")))
+            }
+        }
+        return diagnostics
     }
 
     // MARK: Helpers

@@ -30,7 +30,7 @@ public struct InstanceAddress: Sendable, Hashable, Codable {
 ///    (or `$NAME`) become the instance's own values. The same values are in its environment.
 /// 2. **Host references**: `NAME:PORT`, where NAME is a service or instance name of the lab,
 ///    standing at the start of the string or after one of `, = / @ ( [ ; "` or a space, and
-///    PORT is 1–5 digits not followed by a letter, digit or `.`:
+///    PORT is a port number (1–65535) not followed by a letter, digit or `.`:
 ///    - an instance name (`supernode-2:7200`) becomes that instance's `ADDRESS:PORT`;
 ///    - a service name (`supernode:7200`) becomes every instance's `ADDRESS:PORT`, in instance
 ///      order, joined by commas (one entry for a single-instance service such as `auth`).
@@ -133,6 +133,7 @@ public struct NameResolver: Sendable {
                 continue
             }
             let port = String(characters[(colon + 1)..<end])
+            guard let number = Int(port), (1...65535).contains(number) else { continue }
             let addresses: [InstanceAddress]
             if let instance = byInstance[name] {
                 addresses = [instance]

@@ -315,8 +315,8 @@ extension LabRun {
                     pid: pid)
             } else if !failed {
                 instance.completed = true
-            } else if !instance.everReady, !state.allReady, state.failure == nil {
-                fail(&state, instance: name, "\(name) \(end) before it was ready")
+            } else if !state.allReady, state.failure == nil {
+                fail(&state, instance: name, "\(name) \(end) before \(instance.everReady ? "the lab was" : "it was") ready")
             }
         }
     }
@@ -571,6 +571,8 @@ extension LabRun {
                 let grace = configuration.stopGracePeriod ?? instance.service.stop.gracePeriod
                 eventLog.record(.stop, instance: name, detail: "\(instance.service.stop.signal), then SIGKILL after \(Self.seconds(grace))", pid: pid)
                 kill(-pid, signal)
+                // A paused instance (SIGSTOP, a pause fault) must run to act on its stop signal.
+                kill(-pid, SIGCONT)
                 stopping.append((name, pid, clock.now + grace))
             }
             return stopping
