@@ -36,6 +36,8 @@ public final class LabRun: Sendable {
     let logFiles: [String: Int32]
     let inherited: [String: String]
     let resolver: NameResolver
+    /// Where instances and health checks start: the lab folder, when it exists.
+    let workingDirectory: String?
     let state: Mutex<SupervisorState>
     let torn = Mutex(false)
 
@@ -86,6 +88,8 @@ public final class LabRun: Sendable {
 
         // Executables, arguments, environment, readiness.
         let labFolder = Self.absolute(folderOf(project.file))
+        var isFolder: ObjCBool = false
+        workingDirectory = FileManager.default.fileExists(atPath: labFolder, isDirectory: &isFolder) && isFolder.boolValue ? labFolder : nil
         diagnostics += Self.hostDiagnostics(project: project, configuration: configuration)
         var plans: [InstancePlan] = []
         for service in project.services where service.replicas > 0 {

@@ -321,10 +321,12 @@ extension LabRun {
         }
     }
 
+    /// Records the first start failure; later ones are only events.
     private func fail(_ state: inout SupervisorState, instance: String, _ message: String) {
+        eventLog.record(.startFailed, instance: instance, detail: message)
+        guard state.failure == nil else { return }
         let tail = logTail(instance)
         state.failure = OrchestratorError(code: .startFailed, message: message, instance: instance, logTail: tail)
-        eventLog.record(.startFailed, instance: instance, detail: message)
     }
 
     /// What to start now: services whose dependencies are met, restarts that are due, health checks.
@@ -477,7 +479,7 @@ extension LabRun {
             environment: inherited.merging(plan.environment) { _, lab in lab },
             listenFDs: (listenSockets[name] ?? []).map { ($0.fd, $0.name) },
             newProcessGroup: true, parentDeathSignal: configuration.parentDeathSignal ? SIGKILL : nil,
-            standardOutput: fds[1], standardError: fds[1], workingDirectory: Self.absolute(folderOf(project.file)))
+            standardOutput: fds[1], standardError: fds[1], workingDirectory: workingDirectory)
         let result = await Spawner.shared.spawn(options)
         close(fds[1])
         let now = ContinuousClock.now
@@ -533,7 +535,7 @@ extension LabRun {
             environment: inherited.merging(plan.environment) { _, lab in lab },
             newProcessGroup: true, parentDeathSignal: SIGKILL,
             standardOutput: null >= 0 ? null : nil, standardError: null >= 0 ? null : nil,
-            workingDirectory: Self.absolute(folderOf(project.file))))
+            workingDirectory: workingDirectory))
         let now = ContinuousClock.now
         state.withLock { state in
             guard var instance = state.instances[name] else { return }
