@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "LabSpec", targets: ["LabSpec"]),
         .library(name: "Assertions", targets: ["Assertions"]),
         .library(name: "FaultProxy", targets: ["FaultProxy"]),
+        .library(name: "Orchestrator", targets: ["Orchestrator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -65,6 +66,16 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
+        // Runtimes, supervision, run folders, ledgers and cleanup.
+        .target(
+            name: "Orchestrator",
+            dependencies: [
+                "LabSpec",
+                "Systemd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The assertion engine: exposition parsing, series, SLI expressions, SLO verdicts. No I/O.
         .target(name: "Assertions", swiftSettings: strictSettings),
         // Scrapes instances' metrics and runs probes into the Assertions series store.
@@ -98,6 +109,8 @@ let package = Package(
                 "Overlay",
                 "Collector",
                 "FaultProxy",
+                "Orchestrator",
+                "LabSpec",
                 "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,9 +135,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "LabSpecTests", dependencies: ["LabSpec"], exclude: ["Fixtures"], swiftSettings: strictSettings),
+        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabSpec"], swiftSettings: strictSettings),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["stormlab", "Systemd"],
+            dependencies: ["stormlab", "Systemd", "Orchestrator", "LabSpec"],
             swiftSettings: strictSettings
         ),
     ]

@@ -131,7 +131,7 @@ struct YAMLReading {
             error("\(path) must be a string, found \(Self.found(node))", at: node)
             return nil
         }
-        let (value, issues) = Interpolation.expand(scalar.string) { [variables] in variables[$0] }
+        let (value, issues) = Interpolation.expand(scalar.string, lookup: InstanceVariables.lookup(variables))
         for issue in issues {
             diagnostics.append(Diagnostic(issue.severity, at: location(of: scalar, offset: issue.offset), issue.message))
         }

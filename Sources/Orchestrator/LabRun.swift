@@ -1,0 +1,300 @@
+import Foundation
+import LabSpec
+import Logging
+import Synchronization
+import Systemd
+
+/// One run of a lab under the process runtime: the run folder, the ledger, the notify socket,
+/// the instances' sockets and processes, and their supervision.
+///
+/// Creating a run checks what only the host can tell (executables, ports) and reports every
+/// problem as an ``OrchestratorError`` with code ``OrchestratorError/Code/invalidLab`` before
+/// anything is created. Then ``run(_:)`` starts supervising, runs its body (which typically calls
+/// ``waitUntilReady(onProgress:)``) and always tears everything down afterwards: SIGTERM (or the
+/// service's stop signal) to every instance's process group, the grace period, SIGKILL.
+public final class LabRun: Sendable {
+    /// The run's id, also its folder's name.
+    public let id: RunID
+    /// The run folder, `RUNS/ID`.
+    public let folder: String
+    /// The lab as loaded.
+    public let project: ComposeProject
+    /// Every instance, in start order.
+    public let instances: [InstancePlan]
+    /// The loopback addresses of the run.
+    public let addressBlock: AddressBlock
+    /// The notify socket every instance gets as `NOTIFY_SOCKET`.
+    public let notifySocketPath: String
+
+    let configuration: RunConfiguration
+    let logger: Logger
+    let ledger: Ledger
+    let eventLog: EventLog
+    let notify: NotifyReceiver
+    let pump = LogPump()
+    let listenSockets: [String: [ListenSocket]]
+    let logFiles: [String: Int32]
+    let inherited: [String: String]
+    let resolver: NameResolver
+    /// Where instances and health checks start: the lab folder, when it exists.
+    let workingDirectory: String?
+    let state: Mutex<SupervisorState>
+    let torn = Mutex(false)
+
+    struct ListenSocket: Sendable {
+        var fd: Int32
+        var name: String
+    }
+
+    /// Checks the lab against the host and creates the run folder, its ledger and notify socket,
+    /// and every socket-activated listener. Starts no process.
+    ///
+    /// - Throws: ``OrchestratorError`` with ``OrchestratorError/Code/invalidLab`` and one
+    ///   diagnostic per problem (the service's position in the compose file), or
+    ///   ``OrchestratorError/Code/system`` when the run folder cannot be made.
+    public init(project: ComposeProject, configuration: RunConfiguration = RunConfiguration(), logger: Logger) throws(OrchestratorError) {
+        let id = RunID.make()
+        let block = configuration.addressBlock ?? .random()
+        self.id = id
+        self.project = project
+        self.configuration = configuration
+        self.addressBlock = block
+        self.inherited = configuration.inheritedEnvironment
+        var logger = logger
+        logger[metadataKey: "lab.run"] = "\(id)"
+        self.logger = logger
+
+        // Addresses and names.
+        var addresses: [InstanceAddress] = []
+        var diagnostics: [Diagnostic] = []
+        for service in project.services {
+            for index in 1...max(service.replicas, 1) where service.replicas > 0 {
+                guard let address = block.address(addresses.count) else {
+                    diagnostics.append(Diagnostic(.error, at: service.location, "too many instances for the addresses from \(block)"))
+                    break
+                }
+                addresses.append(InstanceAddress(service: service.name, name: "\(service.name)-\(index)", index: index, address: address))
+            }
+        }
+        let resolver = NameResolver(instances: addresses, serviceNames: project.services.map(\.name), run: id.value)
+        self.resolver = resolver
+
+        // The run folder's place, for the notify socket path given to instances.
+        let runsFolder = Self.absolute(configuration.runsFolder)
+        let folder = "\(runsFolder)/\(id)"
+        let socketPath = "\(folder)/notify.sock".utf8.count < 100 ? "\(folder)/notify.sock" : "/tmp/stormlab-\(id).sock"
+        self.folder = folder
+        self.notifySocketPath = socketPath
+
+        // Executables, arguments, environment, readiness.
+        let labFolder = Self.absolute(folderOf(project.file))
+        var isFolder: ObjCBool = false
+        workingDirectory = FileManager.default.fileExists(atPath: labFolder, isDirectory: &isFolder) && isFolder.boolValue ? labFolder : nil
+        diagnostics += Self.hostDiagnostics(project: project, configuration: configuration)
+        var plans: [InstancePlan] = []
+        for service in project.services where service.replicas > 0 {
+            let vector = service.processArguments
+            guard let first = vector.first,
+                let executable = Self.locate(first, labFolder: labFolder, overrides: configuration.executables, path: configuration.inheritedEnvironment["PATH"])
+            else { continue }
+            let readiness: Readiness
+            if service.stormlab.notify {
+                readiness = .notify
+            } else if let check = service.healthCheck, !check.isDisabled {
+                readiness = .healthCheck
+            } else if let port = (service.ports + service.expose).first(where: { $0.protocol == .tcp }) {
+                readiness = .tcp(port: port.target)
+            } else {
+                readiness = .started
+            }
+            for address in addresses where address.service == service.name {
+                var environment: [String: String] = [:]
+                for (key, value) in service.environment { environment[key] = resolver.resolve(value, for: address) }
+                for (key, value) in resolver.variables(for: address) { environment[key] = value }
+                environment["NOTIFY_SOCKET"] = socketPath
+                if environment["STORMLAB_LOG"] == nil { environment["STORMLAB_LOG"] = "stderr" }
+                if let watchdog = service.stormlab.watchdog {
+                    environment["WATCHDOG_USEC"] = String(watchdog.components.seconds * 1_000_000 + watchdog.components.attoseconds / 1_000_000_000_000)
+                }
+                plans.append(InstancePlan(
+                    address: address, executable: executable,
+                    arguments: vector.dropFirst().map { resolver.resolve($0, for: address) },
+                    environment: environment, activatedSockets: service.stormlab.socketActivation,
+                    readiness: readiness, log: "logs/\(address.name).log"))
+            }
+        }
+
+        // Ports: bind the activated ones for real, check the others are free.
+        var sockets: [String: [ListenSocket]] = [:]
+        if diagnostics.isEmpty {
+            for plan in plans {
+                guard let service = project[service: plan.service] else { continue }
+                for activated in plan.activatedSockets {
+                    switch Sockets.bind(host: plan.address.address, port: activated.port, udp: activated.protocol == .udp) {
+                    case .success(let fd): sockets[plan.name, default: []].append(ListenSocket(fd: fd, name: activated.name))
+                    case .failure(let error):
+                        diagnostics.append(Diagnostic(
+                            .error, at: service.location,
+                            "services.\(service.name): port \(activated.port) on \(plan.address.address) (\(plan.name)) cannot be bound: \(error)"))
+                    }
+                }
+                let activated = Set(plan.activatedSockets.map(\.port))
+                for port in service.ports + service.expose where !activated.contains(port.target) && port.protocol != .sctp {
+                    if let error = Sockets.checkFree(host: plan.address.address, port: port.target, udp: port.protocol == .udp) {
+                        diagnostics.append(Diagnostic(
+                            .error, at: service.location,
+                            "services.\(service.name): port \(port.target) on \(plan.address.address) (\(plan.name)) is not free: \(error)"))
+                    }
+                }
+            }
+        }
+        if !diagnostics.isEmpty {
+            for socket in sockets.values.joined() { close(socket.fd) }
+            throw OrchestratorError(
+                code: .invalidLab, message: diagnostics.map(\.description).joined(separator: "\n"), diagnostics: diagnostics)
+        }
+        self.instances = plans
+        self.listenSockets = sockets
+
+        // The run folder, ledger first.
+        func fail(_ what: String) -> OrchestratorError {
+            for socket in sockets.values.joined() { close(socket.fd) }
+            return OrchestratorError(code: .system, message: "\(what): \(String(cString: strerror(errno)))")
+        }
+        guard Self.makeFolders(folder + "/logs") else { throw fail("cannot create \(folder)/logs") }
+        let ledger: Ledger
+        do { ledger = try Ledger(path: "\(folder)/ledger.jsonl") } catch {
+            for socket in sockets.values.joined() { close(socket.fd) }
+            throw error
+        }
+        self.ledger = ledger
+        ledger.append(LedgerEntry(kind: .run, pid: getpid(), startTime: ProcessRecord.read(pid: getpid())?.startTime))
+        ledger.append(LedgerEntry(kind: .socketFile, path: socketPath))
+        do {
+            notify = try NotifyReceiver(path: socketPath)
+        } catch {
+            for socket in sockets.values.joined() { close(socket.fd) }
+            throw OrchestratorError(code: .system, message: "cannot bind the notify socket: \(error)", underlying: error)
+        }
+        let start = ContinuousClock.now
+        do { eventLog = try EventLog(path: "\(folder)/events.jsonl", start: start) } catch {
+            for socket in sockets.values.joined() { close(socket.fd) }
+            notify.close()
+            throw error
+        }
+        var logs: [String: Int32] = [:]
+        for plan in plans {
+            logs[plan.name] = open("\(folder)/\(plan.log)", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        }
+        self.logFiles = logs
+        self.state = Mutex(SupervisorState(plans: plans, services: project.services, start: start))
+
+        let record = LabRecord(run: id, addressBlock: block.description, project: project, instances: plans)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(record) {
+            _ = FileManager.default.createFile(atPath: "\(folder)/lab.json", contents: data)
+        }
+        eventLog.record(.runStarted, detail: "\(plans.count) instances of \(project.services.count) services, addresses from \(block)")
+        logger.info("run prepared", metadata: ["lab.folder": "\(folder)"])
+    }
+
+    deinit {
+        for socket in listenSockets.values.joined() { close(socket.fd) }
+        for fd in logFiles.values where fd >= 0 { close(fd) }
+    }
+
+    /// Every event so far, in order (as in `events.jsonl`).
+    public var events: [RunEvent] { eventLog.events }
+
+    /// The path of `events.jsonl`.
+    public var eventsPath: String { eventLog.path }
+
+    /// The path of the ledger.
+    public var ledgerPath: String { ledger.path }
+
+    /// Supervises the instances while `body` runs, then tears everything down, also when `body`
+    /// throws or the task is cancelled. The run folder is complete when this returns.
+    public func run<Result: Sendable>(_ body: (LabRun) async throws -> Result) async throws -> Result {
+        let outcome = await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await self.supervise() }
+            let outcome: Swift.Result<Result, any Error>
+            do {
+                outcome = .success(try await body(self))
+            } catch {
+                outcome = .failure(error)
+            }
+            group.cancelAll()
+            return outcome
+        }
+        await teardown()
+        return try outcome.get()
+    }
+
+    /// What the host says about a lab that loaded: every service's executable must exist. Ports
+    /// are checked when a run binds them, with the run's addresses.
+    public static func hostDiagnostics(project: ComposeProject, configuration: RunConfiguration = RunConfiguration()) -> [Diagnostic] {
+        let labFolder = absolute(folderOf(project.file))
+        var diagnostics: [Diagnostic] = []
+        for service in project.services where service.replicas > 0 {
+            guard let first = service.processArguments.first else {
+                diagnostics.append(Diagnostic(
+                    .error, at: service.location,
+                    "services.\(service.name): nothing to run: set image, entrypoint or x-stormlab.executable"))
+                continue
+            }
+            if locate(first, labFolder: labFolder, overrides: configuration.executables, path: configuration.inheritedEnvironment["PATH"]) == nil {
+                diagnostics.append(Diagnostic(
+                    .error, at: service.location,
+                    "services.\(service.name): executable \"\(first)\" not found"
+                        + (first.contains("/") ? " (a relative path is taken from the lab folder)" : " on PATH")))
+            }
+        }
+        return diagnostics
+    }
+
+    // MARK: Helpers
+
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let current = FileManager.default.currentDirectoryPath
+        if path.isEmpty || path == "." { return current }
+        return current + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    }
+
+    static func makeFolders(_ path: String) -> Bool {
+        (try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)) != nil
+    }
+
+    /// The path of an executable: an override, a path (relative to the lab folder), or a `PATH` entry.
+    static func locate(_ name: String, labFolder: String, overrides: [String: String], path: String?) -> String? {
+        if let override = overrides[name] { return override }
+        func runnable(_ candidate: String) -> Bool {
+            var info = stat()
+            return stat(candidate, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(candidate, X_OK) == 0
+        }
+        if name.contains("/") {
+            let candidate = name.hasPrefix("/") ? name : "\(labFolder)/\(name)"
+            return runnable(candidate) ? candidate : nil
+        }
+        for folder in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(folder)/\(name)"
+            if runnable(candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// What `lab.json` holds: the lab as loaded and every instance as started.
+struct LabRecord: Codable {
+    var run: RunID
+    var addressBlock: String
+    var project: ComposeProject
+    var instances: [InstancePlan]
+}
+
+/// The folder part of a file path; `.` for a bare name.
+func folderOf(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+}

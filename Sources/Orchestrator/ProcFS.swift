@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// What `/proc` says about a process: enough to tell a process we started from one that reuses
+/// its pid, and to find the processes of a run.
+public struct ProcessRecord: Sendable, Hashable {
+    /// The pid.
+    public var pid: Int32
+    /// The state letter (`R`, `S`, `Z`, …).
+    public var state: Character
+    /// The process group id.
+    public var processGroup: Int32
+    /// The start time in clock ticks after boot (field 22 of `/proc/PID/stat`): with the pid, it
+    /// names one process for the life of the host.
+    public var startTime: UInt64
+
+    /// Whether the process runs (a zombie has ended and only waits to be reaped).
+    public var isAlive: Bool { state != "Z" && state != "X" }
+
+    /// Reads `/proc/PID/stat`; nil when there is no such process.
+    public static func read(pid: Int32) -> ProcessRecord? {
+        guard let bytes = ProcFS.contents(of: "/proc/\(pid)/stat") else { return nil }
+        // The command name is in parentheses and may contain anything: parse after the last ")".
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+        // fields[0] is field 3 (state); field N is fields[N - 3].
+        guard fields.count > 19, let state = fields[0].first, let group = Int32(fields[2]),
+            let start = UInt64(fields[19])
+        else { return nil }
+        return ProcessRecord(pid: pid, state: state, processGroup: group, startTime: start)
+    }
+}
+
+enum ProcFS {
+    /// A whole small file, or nil.
+    static func contents(of path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            result += buffer[0..<count]
+        }
+        return result
+    }
+
+    /// Every pid in `/proc`.
+    static func pids() -> [Int32] {
+        guard let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var pids: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if let pid = Int32(name) { pids.append(pid) }
+        }
+        return pids
+    }
+
+    /// The value of `key` in the environment the process started with, when we may read it.
+    static func environmentValue(pid: Int32, key: String) -> String? {
+        guard let bytes = contents(of: "/proc/\(pid)/environ") else { return nil }
+        let prefix = Array("\(key)=".utf8)
+        for entry in bytes.split(separator: 0) where entry.starts(with: prefix) {
+            return String(decoding: entry.dropFirst(prefix.count), as: UTF8.self)
+        }
+        return nil
+    }
+}

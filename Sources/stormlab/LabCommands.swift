@@ -1,0 +1,262 @@
+import ArgumentParser
+import Foundation
+import LabSpec
+import Logging
+import Orchestrator
+import Systemd
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit statuses of the lab commands (DESIGN.md): 0 every SLO passed, 1 an SLO failed, 2 invalid
+/// input, 3 the lab itself failed; 130 when interrupted by Ctrl-C or SIGTERM before the end.
+enum LabExit {
+    static let invalidInput = ExitCode(2)
+    static let labFailed = ExitCode(3)
+    static let interrupted = ExitCode(130)
+}
+
+/// Options every command that starts a lab takes.
+struct LabOptions: ParsableArguments {
+    @Argument(help: "The lab: a folder holding compose.yaml (labs/NAME), or a compose file.")
+    var lab: String
+
+    @Option(help: "Folder for run folders.")
+    var runs = ".stormlab/runs"
+
+    @Option(help: "Seconds each instance has to become ready.")
+    var startTimeout = 60.0
+
+    @Option(help: "Seconds between the stop signal and SIGKILL at teardown (default: each service's stop_grace_period).")
+    var stopGrace: Double?
+
+    @Option(help: "Loopback block for instance addresses, 127.A.B (default: random in 127.200-250.x).")
+    var subnet: String?
+
+    @Flag(help: .hidden)
+    var noParentDeathSignal = false
+
+    func validate() throws {
+        if let subnet, AddressBlock(parsing: subnet) == nil { throw ValidationError("--subnet must look like 127.A.B") }
+        guard startTimeout > 0 else { throw ValidationError("--start-timeout must be positive") }
+    }
+
+    var configuration: RunConfiguration {
+        var configuration = RunConfiguration(runsFolder: runs, startTimeout: .milliseconds(Int64(startTimeout * 1000)))
+        configuration.stopGracePeriod = stopGrace.map { .milliseconds(Int64($0 * 1000)) }
+        configuration.executables = ["stormlab": ownExecutablePath()]
+        configuration.addressBlock = subnet.flatMap(AddressBlock.init(parsing:))
+        configuration.parentDeathSignal = !noParentDeathSignal
+        return configuration
+    }
+
+    /// Loads and validates the lab, prints every diagnostic, and exits 2 on errors.
+    func load() throws -> ComposeProject {
+        let load = LabFolder.load(lab, variables: ProcessInfo.processInfo.environment)
+        for diagnostic in load.diagnostics { printError(diagnostic.description) }
+        guard let project = load.project, !load.diagnostics.containsErrors else { throw LabExit.invalidInput }
+        return project
+    }
+
+    /// Prepares a run, mapping an invalid lab to exit 2 and other failures to exit 3.
+    func prepare(_ project: ComposeProject) throws -> LabRun {
+        do {
+            var logger = Logger(label: "stormlab.orchestrator") { StreamLogHandler.standardError(label: $0) }
+            logger.logLevel = .warning
+            return try LabRun(project: project, configuration: configuration, logger: logger)
+        } catch {
+            printError(error.description)
+            throw error.code == .invalidLab ? LabExit.invalidInput : LabExit.labFailed
+        }
+    }
+}
+
+func printError(_ text: String) {
+    var bytes = Array((text + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// Runs `body` until it returns or SIGINT/SIGTERM arrives; returns nil on a signal (the body is
+/// cancelled first).
+func untilSignal<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+    let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            for await _ in signals { return nil }
+            return nil
+        }
+        group.addTask { try await body() }
+        defer { group.cancelAll() }
+        return try await group.next() ?? nil
+    }
+}
+
+/// Starts a run: waits for every instance with a progress line, prints the table.
+func startLab(_ run: LabRun, progress: inout Progress) async throws {
+    let clock = ContinuousClock()
+    let started = clock.now
+    try await run.waitUntilReady { step in
+        let waiting = step.waiting.prefix(3).joined(separator: ", ") + (step.waiting.count > 3 ? ", …" : "")
+        progress.update("starting: \(step.ready)/\(step.total) ready, \(step.started) started" + (waiting.isEmpty ? "" : "; waiting for \(waiting)"))
+    }
+    progress.line("all \(run.instances.count) instances ready in \(formatSeconds(clock.now - started))")
+    for line in instanceTable(run.status()) { progress.line(line) }
+}
+
+func instanceTable(_ statuses: [InstanceStatus]) -> [String] {
+    let header = ["INSTANCE", "ADDRESS", "PID", "STATE", "READY BY", "RESTARTS", "STATUS"]
+    let rows = statuses.map { status in
+        [status.name, status.address, status.pid.map(String.init) ?? "-", "\(status.phase)", "\(status.readiness)",
+         String(status.restarts), status.statusLine ?? ""]
+    }
+    let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+    return ([header] + rows).map { row in
+        row.enumerated().map { column, cell in
+            column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// Reports a start failure and turns it into exit status 3.
+func reportStartFailure(_ error: any Error, run: LabRun, progress: inout Progress) -> any Error {
+    if let failure = error as? OrchestratorError {
+        progress.line("error: \(failure.message)")
+        if !failure.logTail.isEmpty {
+            progress.line("last lines of \(run.folder)/logs/\(failure.instance ?? "?").log:")
+            for line in failure.logTail { progress.line("  | \(line)") }
+        }
+        return LabExit.labFailed
+    }
+    return error
+}
+
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start a lab's instances, print them, and keep them running until Ctrl-C.",
+        discussion: "Exit status 0 after Ctrl-C or SIGTERM, 2 when the lab is invalid, 3 when it did not start."
+    )
+
+    @OptionGroup var options: LabOptions
+
+    func run() async throws {
+        let project = try options.load()
+        let run = try options.prepare(project)
+        var progress = Progress()
+        progress.line("run \(run.id): \(run.instances.count) instances; folder \(run.folder)")
+        try await run.run { run in
+            _ = try await untilSignal {
+                var progress = Progress()
+                do {
+                    try await startLab(run, progress: &progress)
+                } catch {
+                    throw reportStartFailure(error, run: run, progress: &progress)
+                }
+                progress.line("up; Ctrl-C to stop")
+                var seen = run.events.count
+                while true {
+                    try await Task.sleep(for: .milliseconds(250))
+                    let events = run.events
+                    for event in events.dropFirst(seen) where [.exit, .restart, .watchdogMiss, .unhealthy, .healthy].contains(event.kind) {
+                        progress.line("\(event.instance ?? "-"): \(event.kind.rawValue) \(event.detail ?? "")")
+                    }
+                    seen = events.count
+                }
+            }
+            progress.line("stopping …")
+        }
+        progress.line("stopped; events in \(run.eventsPath)")
+    }
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Start a lab, run its plan, stop it, and say how it went.",
+        discussion: """
+            Until plans exist, the plan is empty: wait for every instance to be ready, hold for \
+            --duration seconds, stop. Exit status 0 when the lab ran, 2 when it is invalid, 3 when \
+            it did not start, 130 when interrupted.
+            """
+    )
+
+    @OptionGroup var options: LabOptions
+
+    @Option(help: "Seconds to hold the lab once every instance is ready.")
+    var duration = 5.0
+
+    func run() async throws {
+        let project = try options.load()
+        let run = try options.prepare(project)
+        var progress = Progress()
+        progress.line("run \(run.id): \(run.instances.count) instances; folder \(run.folder)")
+        let hold = Duration.milliseconds(Int64(duration * 1000))
+        let finished = try await run.run { run in
+            try await untilSignal {
+                var progress = Progress()
+                do {
+                    try await startLab(run, progress: &progress)
+                } catch {
+                    throw reportStartFailure(error, run: run, progress: &progress)
+                }
+                progress.line("holding for \(formatSeconds(hold)) (the plan is empty)")
+                try await Task.sleep(for: hold)
+                return true
+            }
+        }
+        progress.line("stopped; events in \(run.eventsPath)")
+        if finished == nil { throw LabExit.interrupted }
+    }
+}
+
+struct ValidateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a lab without starting it: every problem, each as file:line:col.",
+        discussion: "Exit status 0 when the lab is valid (warnings allowed), 2 when it has errors."
+    )
+
+    @OptionGroup var options: LabOptions
+
+    func run() async throws {
+        let project = try options.load()
+        let problems = LabRun.hostDiagnostics(project: project, configuration: options.configuration)
+        for problem in problems { printError(problem.description) }
+        if problems.containsErrors { throw LabExit.invalidInput }
+        let instances = project.services.reduce(0) { $0 + $1.replicas }
+        print("\(project.file): valid: \(project.services.count) services, \(instances) instances (\(project.services.map(\.name).joined(separator: ", ")))")
+    }
+}
+
+struct CleanupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cleanup",
+        abstract: "Remove what crashed runs left behind (processes, socket files), from their ledgers.",
+        discussion: """
+            Reads every run's ledger under --runs. For a run that was not closed and whose \
+            orchestrator is gone, kills the process groups it recorded (only when pid and start \
+            time still match), any process carrying its STORMLAB_RUN id, and removes its socket files.
+            """
+    )
+
+    @Option(help: "Folder holding run folders.")
+    var runs = ".stormlab/runs"
+
+    func run() async throws {
+        let reports = Cleanup.sweep(runsFolder: runs)
+        var cleaned = 0
+        for report in reports where report.skipped != "closed" {
+            if let reason = report.skipped {
+                print("run \(report.run): skipped: \(reason)")
+                continue
+            }
+            cleaned += 1
+            let killed = report.killed.isEmpty ? "no process left" : "killed \(report.killed.joined(separator: ", "))"
+            let removed = report.removed.isEmpty ? "" : "; removed \(report.removed.joined(separator: ", "))"
+            print("run \(report.run): \(killed)\(removed)")
+        }
+        print("\(reports.count) runs checked, \(cleaned) cleaned up")
+    }
+}
