@@ -37,6 +37,8 @@ echo "hosts: files dns" > "$root/etc/nsswitch.conf"
 cat > "$root/Dockerfile" <<DOCKERFILE
 FROM scratch
 COPY . /
+# dlopen("libsystemd.so.0") finds the library without an ld.so.cache in the image.
+ENV LD_LIBRARY_PATH=$(dirname "$libsystemd")
 LABEL org.opencontainers.image.title="stormlab" \\
       org.opencontainers.image.description="Stormlab: the overlay roles and the lab tools, static Swift, FROM scratch" \\
       org.opencontainers.image.source="local build" \\

@@ -91,7 +91,7 @@ public enum ComposeLoader {
         return name.isEmpty ? "lab" : name
     }
 
-    private static func sorted(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+    static func sorted(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
         var unique: [Diagnostic] = []
         for diagnostic in diagnostics where !unique.contains(diagnostic) { unique.append(diagnostic) }
         return unique.enumerated().sorted { left, right in
@@ -100,7 +100,7 @@ public enum ComposeLoader {
         }.map(\.element)
     }
 
-    private static func syntaxDiagnostic(_ error: any Error, file: String) -> Diagnostic {
+    static func syntaxDiagnostic(_ error: any Error, file: String) -> Diagnostic {
         func at(_ mark: Mark) -> SourceLocation {
             SourceLocation(file: file, line: max(mark.line, 1), column: max(mark.column, 1))
         }

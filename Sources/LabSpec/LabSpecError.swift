@@ -10,6 +10,7 @@ public struct LabSpecError: Error, CustomStringConvertible {
             case invalidYAML = "invalid YAML"
             case invalidCompose = "invalid Compose file"
             case dependencyCycle = "dependency cycle"
+            case invalidPlan = "invalid plan"
         }
 
         private let base: Base
@@ -24,6 +25,9 @@ public struct LabSpecError: Error, CustomStringConvertible {
         public static let invalidCompose = Code(.invalidCompose)
         /// Services depend on each other in a circle, so there is no start order.
         public static let dependencyCycle = Code(.dependencyCycle)
+        /// The YAML is well-formed but is not a plan Stormlab can run (bad values, unknown
+        /// targets, conflicting faults).
+        public static let invalidPlan = Code(.invalidPlan)
 
         /// A short name of the code.
         public var description: String { base.rawValue }

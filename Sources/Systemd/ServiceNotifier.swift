@@ -1,5 +1,9 @@
 import CSystemd
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The sending side of systemd's notify protocol (`sd_notify`), as an instance speaks it to its
 /// supervisor: readiness, status lines, watchdog pings and shutdown.
 ///
@@ -14,6 +18,8 @@ public struct ServiceNotifier: Sendable {
     ///   send fails.
     @discardableResult
     public func notify(_ assignments: [String]) throws(SystemdError) -> Bool {
+        // No supervisor listens: nothing to send, whether or not libsystemd is on this host.
+        guard getenv("NOTIFY_SOCKET") != nil else { return false }
         let state = assignments.joined(separator: "\n")
         let result = csd_notify(0, state)
         if result < 0 {
