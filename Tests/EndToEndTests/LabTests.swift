@@ -43,7 +43,8 @@ struct LabTests {
         for name in names {
             #expect(events.contains { $0.kind == .start && $0.instance == name && $0.pid != nil }, "\(name) start")
             #expect(events.contains { $0.kind == .ready && $0.instance == name && $0.detail?.contains("READY=1") == true }, "\(name) ready")
-            #expect(events.contains { $0.kind == .exit && $0.instance == name && $0.status == 0 }, "\(name) exited 0 on SIGTERM")
+            let exit = events.last { $0.kind == .exit && $0.instance == name }
+            #expect(exit?.status == 0, "\(name) exited 0 on SIGTERM, not \(String(describing: exit))")
         }
         #expect(events.first?.kind == .runStarted)
         #expect(events.last?.kind == .runStopped)
