@@ -72,6 +72,7 @@ let package = Package(
             dependencies: [
                 "LabSpec",
                 "Systemd",
+                "Injectors",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -103,12 +104,16 @@ let package = Package(
         // The mechanisms that apply and revert faults: nftables, (later) the fault proxy and the
         // Docker engine.
         .target(name: "Injectors", dependencies: ["Systemd"], swiftSettings: strictSettings),
+        // Every report a person or a CI system reads: JSON, JUnit XML, HTML with SVG, terminal.
+        .target(name: "Reports", dependencies: ["Assertions"], swiftSettings: strictSettings),
         .executableTarget(
             name: "stormlab",
             dependencies: [
                 "Overlay",
                 "Collector",
                 "FaultProxy",
+                "Assertions",
+                "Reports",
                 "Orchestrator",
                 "LabSpec",
                 "Systemd",
@@ -123,6 +128,7 @@ let package = Package(
         .testTarget(name: "OverlayWireTests", dependencies: ["OverlayWire"], swiftSettings: strictSettings),
         .testTarget(name: "OverlayTests", dependencies: ["Overlay"], swiftSettings: strictSettings),
         .testTarget(name: "AssertionsTests", dependencies: ["Assertions"], swiftSettings: strictSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Assertions"], swiftSettings: strictSettings),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "Overlay"], swiftSettings: strictSettings),
         .testTarget(name: "InjectorsTests", dependencies: ["Injectors", "Systemd"], swiftSettings: strictSettings),
         .testTarget(

@@ -35,7 +35,7 @@ public struct Probe: Sendable, Hashable {
         switch kind {
         case .tcp(let host, let port):
             guard let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.nanoseconds(Collector.milliseconds(timeout) * 1_000_000))
+                .connectTimeout(.nanoseconds(SeriesCollector.milliseconds(timeout) * 1_000_000))
                 .connect(host: host, port: port).get()
             else { return false }
             try? await channel.close()

@@ -38,7 +38,7 @@ public struct CollectorStatistics: Sendable, Hashable {
 /// leave thousands of sockets in TIME-WAIT over a run). Samples are stamped with the tick's
 /// time in milliseconds since `origin`, so all series of one tick line up. A scrape that fails
 /// or takes longer than the interval records `up = 0` and staleness markers.
-public final class Collector: Sendable {
+public final class SeriesCollector: Sendable {
     public let targets: [ScrapeTarget]
     public let probes: [Probe]
     public let interval: Duration
@@ -154,7 +154,7 @@ struct MetricsConnection: Sendable {
 
     static func open(_ target: ScrapeTarget, timeout: Duration) async throws -> MetricsConnection {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.nanoseconds(Collector.milliseconds(timeout) * 1_000_000))
+            .connectTimeout(.nanoseconds(SeriesCollector.milliseconds(timeout) * 1_000_000))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
@@ -176,13 +176,18 @@ struct MetricsConnection: Sendable {
 
     /// GETs `path` and returns whatever status and body came back.
     func request(_ path: String, timeout: Duration) async throws -> HTTPAnswer {
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
         let promise = channel.eventLoop.makePromise(of: HTTPAnswer.self)
         let channel = self.channel
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Collector.milliseconds(timeout) * 1_000_000)) {
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(SeriesCollector.milliseconds(timeout) * 1_000_000)) {
             channel.close(promise: nil)
         }
         defer { timer.cancel() }
-        channel.writeAndFlush(ScrapeRequest(path: path, promise: promise), promise: nil)
+        // A write that fails (the peer went away since the last scrape) never reaches the
+        // handler, so it fails the request here; otherwise the answer or the timer ends it.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { promise.fail($0) }
+        channel.writeAndFlush(ScrapeRequest(path: path, promise: promise), promise: written)
         return try await promise.futureResult.get()
     }
 

@@ -17,22 +17,35 @@ public struct PacketFault: Sendable, Hashable {
         case bandwidth(bytesPerSecond: Int)
     }
 
+    /// One direction between two addresses (IPv4).
+    public struct Link: Sendable, Hashable {
+        public var from: String
+        public var to: String
+        public init(from: String, to: String) {
+            self.from = from
+            self.to = to
+        }
+    }
+
     /// A name for the fault, unique in the run; its rules carry it as a comment and are
     /// removed by it.
     public var name: String
-    /// Source and destination addresses (IPv4). Traffic from every source to every destination
-    /// is affected; with `bothWays`, the reverse direction too.
-    public var from: [String]
-    public var to: [String]
-    public var bothWays: Bool
+    /// The directed links affected.
+    public var links: [Link]
     public var effect: Effect
 
-    public init(name: String, from: [String], to: [String], bothWays: Bool = true, effect: Effect) {
+    public init(name: String, links: [Link], effect: Effect) {
         self.name = name
-        self.from = from
-        self.to = to
-        self.bothWays = bothWays
+        self.links = links
         self.effect = effect
+    }
+
+    /// Traffic from every source to every destination; with `bothWays`, the reverse too.
+    public init(name: String, from: [String], to: [String], bothWays: Bool = true, effect: Effect) {
+        var links: [Link] = []
+        for source in from { for destination in to { links.append(Link(from: source, to: destination)) } }
+        if bothWays { links += links.map { Link(from: $0.to, to: $0.from) } }
+        self.init(name: name, links: links, effect: effect)
     }
 }
 
@@ -77,9 +90,6 @@ public struct NFTables: Sendable {
 
     /// The rules of `fault`, each tagged with its name as a comment.
     public func rules(for fault: PacketFault) -> [String] {
-        var pairs: [(String, String)] = []
-        for source in fault.from { for destination in fault.to { pairs.append((source, destination)) } }
-        if fault.bothWays { pairs += pairs.map { ($0.1, $0.0) } }
         let action: String
         switch fault.effect {
         case .drop:
@@ -93,9 +103,9 @@ public struct NFTables: Sendable {
             action = "limit rate over \(max(1, rate)) bytes/second drop"
         }
         let comment = "comment \"\(Self.quoted(fault.name))\""
-        return pairs.map { pair in
+        return fault.links.map { link in
             let protocolMatch = fault.effect == .reject ? "meta l4proto tcp " : ""
-            return "add rule inet \(table) faults ip saddr \(pair.0) ip daddr \(pair.1) \(protocolMatch)\(action) \(comment)"
+            return "add rule inet \(table) faults ip saddr \(link.from) ip daddr \(link.to) \(protocolMatch)\(action) \(comment)"
         }
     }
 

@@ -30,6 +30,21 @@ public struct RunEvent: Sendable, Hashable, Codable {
         case allReady = "all-ready"
         /// The run ended: every instance stopped.
         case runStopped = "run-stop"
+        /// The steady-state check began, passed or failed; ``detail`` says which.
+        case steadyState = "steady-state"
+        /// The plan's fault phase began (time zero of the timeline).
+        case planStarted = "plan-start"
+        /// A fault was applied: ``detail`` names the step, kind, targets, mechanism, and the
+        /// scheduled and actual offsets.
+        case faultApplied = "fault-apply"
+        /// A fault was reverted, with the same details.
+        case faultReverted = "fault-revert"
+        /// A fault could not be applied or reverted; ``detail`` says why.
+        case faultFailed = "fault-error"
+        /// A guard SLO was violated and the run was aborted.
+        case aborted = "abort"
+        /// The plan's fault phase ended.
+        case planEnded = "plan-end"
     }
 
     /// Seconds since the run started, on the monotonic clock.

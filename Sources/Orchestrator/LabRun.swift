@@ -207,6 +207,12 @@ public final class LabRun: Sendable {
     /// Every event so far, in order (as in `events.jsonl`).
     public var events: [RunEvent] { eventLog.events }
 
+    /// Records an event of a component that acts on the run (the plan, the assertions).
+    @discardableResult
+    public func record(_ kind: RunEvent.Kind, instance: String? = nil, detail: String? = nil) -> RunEvent {
+        eventLog.record(kind, instance: instance, detail: detail)
+    }
+
     /// The path of `events.jsonl`.
     public var eventsPath: String { eventLog.path }
 

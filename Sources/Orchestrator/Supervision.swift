@@ -103,6 +103,9 @@ struct InstanceState {
     var nextProbe: ContinuousClock.Instant?
     var probeStarted: ContinuousClock.Instant?
     var health = HealthState()
+    /// Held down by a fault: when it exits it is not restarted (nor counted as a failure) until
+    /// the fault releases it.
+    var held = false
 
     var isDone: Bool { (ready && pid != nil) || completed }
 }
@@ -197,6 +200,40 @@ extension LabRun {
     public func signal(_ instance: String, _ signal: Int32) -> Bool {
         guard let pid = state.withLock({ $0.instances[instance]?.pid }) else { return false }
         return kill(-pid, signal) == 0
+    }
+
+    /// Takes an instance down for a fault: sends `signal` to its process group and keeps it from
+    /// being restarted until ``release(_:)``. With `escalateAfter`, SIGKILL follows if it still
+    /// runs then. Returns false when the instance does not run.
+    @discardableResult
+    public func hold(_ instance: String, signal: Int32, escalateAfter: Duration? = nil) async -> Bool {
+        let pid = state.withLock { state -> Int32? in
+            state.instances[instance]?.held = true
+            state.instances[instance]?.restartAt = nil
+            return state.instances[instance]?.pid
+        }
+        guard let pid else { return false }
+        kill(-pid, signal)
+        if let escalateAfter {
+            let deadline = ContinuousClock.now + escalateAfter
+            while ContinuousClock.now < deadline {
+                if state.withLock({ $0.instances[instance]?.pid }) != pid { return true }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            kill(-pid, SIGKILL)
+        }
+        return true
+    }
+
+    /// Lets a held instance run again: it starts at the next supervision tick.
+    public func release(_ instance: String) {
+        state.withLock { state in
+            guard state.instances[instance]?.held == true else { return }
+            state.instances[instance]?.held = false
+            if state.instances[instance]?.pid == nil, !state.stopping {
+                state.instances[instance]?.restartAt = .now
+            }
+        }
     }
 
     /// The supervision loop: runs until the task is cancelled.
@@ -294,6 +331,10 @@ extension LabRun {
                 // Anything the instance left in its process group goes with it.
                 kill(-pid, SIGKILL)
                 eventLog.record(.exit, instance: name, detail: "\(end) after the stop signal", pid: pid, termination: end)
+                continue
+            }
+            if instance.held {
+                eventLog.record(.exit, instance: name, detail: "\(end); held down by a fault", pid: pid, termination: end)
                 continue
             }
             eventLog.record(.exit, instance: name, detail: "\(end)", pid: pid, termination: end)

@@ -17,6 +17,8 @@ public struct LoginStorm: Sendable {
     public var firstUser = 1
     /// The local address to connect from.
     public var bind: String?
+    /// Logins per second over all connections; nil: as fast as answers come.
+    public var rate: Double?
 
     public init(auth: Endpoint, seed: String) {
         self.auth = auth
@@ -57,7 +59,8 @@ public struct LoginStorm: Sendable {
                     }
                     _ = try? await channel.executeThenClose { inbound, outbound in
                         var iterator = inbound.makeAsyncIterator()
-                        while clock.now - started < duration {
+                        let pause = rate.map { Duration.seconds(Double(max(1, connections)) / max($0, 0.001)) }
+                        while clock.now - started < duration && !Task.isCancelled {
                             let index = next.take()
                             guard index < limit else { break }
                             let user = "user-\(firstUser + index)"
@@ -72,6 +75,7 @@ public struct LoginStorm: Sendable {
                                 return
                             }
                             result.latencies.append((clock.now - sent).seconds)
+                            if let pause { try? await Task.sleep(until: sent + pause, clock: .continuous) }
                         }
                     }
                     return result

@@ -176,38 +176,90 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Start a lab, run its plan, stop it, and say how it went.",
         discussion: """
-            Until plans exist, the plan is empty: wait for every instance to be ready, hold for \
-            --duration seconds, stop. Exit status 0 when the lab ran, 2 when it is invalid, 3 when \
-            it did not start, 130 when interrupted.
+            With a plan.yaml beside the compose file: wait for steady state, carry out the fault \
+            timeline, judge every SLO, write the reports into the run folder. Without one: wait \
+            for every instance to be ready, hold for --duration seconds, stop. Exit status 0 when \
+            every SLO passed, 1 when one failed (or a guard aborted the run), 2 when the lab or \
+            plan is invalid, 3 when the lab did not start or was not steady, 130 when interrupted.
             """
     )
 
     @OptionGroup var options: LabOptions
 
-    @Option(help: "Seconds to hold the lab once every instance is ready.")
+    @Option(help: "Seconds to hold the lab once every instance is ready, when it has no plan.")
     var duration = 5.0
+
+    @Option(help: "Seed for the plan's random choices (default: the plan's).")
+    var seed: UInt64?
+
+    @Option(help: "Also write the JUnit XML report here.")
+    var junit: String?
+
+    @Option(help: "Also write report.json here.")
+    var json: String?
+
+    @Option(help: "Also write the HTML report here.")
+    var html: String?
 
     func run() async throws {
         let project = try options.load()
+        let planned = try loadPlan(lab: options.lab, project: project, seed: seed)
         let run = try options.prepare(project)
         var progress = Progress()
         progress.line("run \(run.id): \(run.instances.count) instances; folder \(run.folder)")
         let hold = Duration.milliseconds(Int64(duration * 1000))
+        let (junit, json, html) = (self.junit, self.json, self.html)
         let finished = try await run.run { run in
-            try await untilSignal {
+            try await untilSignal { () async throws -> Int32 in
                 var progress = Progress()
                 do {
                     try await startLab(run, progress: &progress)
                 } catch {
                     throw reportStartFailure(error, run: run, progress: &progress)
                 }
-                progress.line("holding for \(formatSeconds(hold)) (the plan is empty)")
-                try await Task.sleep(for: hold)
-                return true
+                guard let (plan, timeline) = planned else {
+                    progress.line("holding for \(formatSeconds(hold)) (the lab has no plan.yaml)")
+                    try await Task.sleep(for: hold)
+                    return 0
+                }
+                let session = PlanSession(run: run, project: project, plan: plan, timeline: timeline)
+                let result = await session.execute(progress: &progress)
+                let reporting = RunReporting(run: run, plan: plan, timeline: timeline, result: result, step: session.step)
+                reporting.write(json: json, junit: junit, html: html, progress: &progress)
+                progress.line("outcome: \(result.outcome) — \(result.explanation)")
+                if result.outcome == "not-steady" { return 3 }
+                return result.passed ? 0 : 1
             }
         }
         progress.line("stopped; events in \(run.eventsPath)")
-        if finished == nil { throw LabExit.interrupted }
+        guard let status = finished else { throw LabExit.interrupted }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Print a lab's resolved fault timeline without starting anything.",
+        discussion: "The same seed prints the same timeline: which instance gets which fault when, and by which mechanism."
+    )
+
+    @OptionGroup var options: LabOptions
+
+    @Option(help: "Seed for the plan's random choices (default: the plan's).")
+    var seed: UInt64?
+
+    func run() async throws {
+        let project = try options.load()
+        guard let loaded = try loadPlan(lab: options.lab, project: project, seed: seed) else {
+            printError("\(options.lab): no plan.yaml beside the compose file")
+            throw LabExit.invalidInput
+        }
+        var timeline = loaded.1
+        for index in timeline.events.indices {
+            timeline.events[index].mechanism = PlanExecution.mechanismName(for: timeline.events[index].fault)
+        }
+        print(timeline.rendered())
     }
 }
 
@@ -222,11 +274,15 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let project = try options.load()
+        let plan = try loadPlan(lab: options.lab, project: project, seed: nil)
         let problems = LabRun.hostDiagnostics(project: project, configuration: options.configuration)
         for problem in problems { printError(problem.description) }
         if problems.containsErrors { throw LabExit.invalidInput }
         let instances = project.services.reduce(0) { $0 + $1.replicas }
         print("\(project.file): valid: \(project.services.count) services, \(instances) instances (\(project.services.map(\.name).joined(separator: ", ")))")
+        if let (plan, timeline) = plan {
+            print("\(plan.file): valid: \(plan.steps.count) steps, \(timeline.events.count) fault events, \(plan.slos.count) SLOs")
+        }
     }
 }
 

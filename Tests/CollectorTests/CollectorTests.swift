@@ -29,7 +29,7 @@ struct CollectorTests {
 
     @Test func scrapesEveryTickAndMarksAnUnreachableTargetDown() async throws {
         let store = try await withAuth { auth, metrics in
-            let collector = Collector(
+            let collector = SeriesCollector(
                 targets: [
                     ScrapeTarget(service: "auth", instance: "auth-1", host: metrics.host, port: Int(metrics.port)),
                     ScrapeTarget(service: "ghost", instance: "ghost-1", host: metrics.host, port: 1),
@@ -90,7 +90,7 @@ struct CollectorTests {
     }
 
     @Test func probeResultsBecomeSeries() async throws {
-        let collector = Collector(
+        let collector = SeriesCollector(
             targets: [],
             probes: [Probe(name: "always", kind: .exec(arguments: ["true"])), Probe(name: "never", kind: .exec(arguments: ["false"]))],
             interval: .milliseconds(50)

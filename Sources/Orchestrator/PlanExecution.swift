@@ -1,0 +1,263 @@
+import Injectors
+import LabSpec
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Load that only a program-aware component can generate (a login storm speaks the overlay's
+/// protocol): the CLI plugs one in; the orchestrator itself knows no program.
+public protocol LoadGenerator: Sendable {
+    /// Whether this generator produces `fault`.
+    func handles(_ fault: Fault) -> Bool
+    /// Generates the load against `targets` (instance name and address) until cancelled; returns
+    /// a one-line summary of what it did.
+    func run(_ fault: Fault, targets: [(name: String, address: String)]) async -> String
+}
+
+/// Carries out a resolved timeline against a running lab: every fault applied at its offset from
+/// the plan's start and reverted at its end, with the scheduled and actual times and the
+/// mechanism in the event log. Cancelling ``execute()`` reverts everything still applied, and
+/// reverting twice is harmless.
+///
+/// Mechanisms under the process runtime: signals to process groups for process faults (with the
+/// instance held down, not restarted, until the fault's end); nftables rules between instance
+/// addresses for partition, loss and bandwidth (needs root); raw TCP from the orchestrator for
+/// malformed floods; a ``LoadGenerator`` for program-specific load.
+public final class PlanExecution: Sendable {
+    public let run: LabRun
+    public let timeline: Timeline
+    private let load: (any LoadGenerator)?
+    private let nftables: NFTables?
+    private let applied = Mutex<[Int: TimelineEvent]>([:])
+    private let loadTasks = Mutex<[Int: Task<String, Never>]>([:])
+
+    /// - Parameter nftables: whether packet faults may use nftables (root); nil decides by
+    ///   whether it is usable here.
+    public init(run: LabRun, timeline: Timeline, load: (any LoadGenerator)? = nil, nftables: Bool? = nil) {
+        self.run = run
+        self.timeline = timeline
+        self.load = load
+        self.nftables = (nftables ?? NFTables.isUsable) ? NFTables(runID: run.id.description) : nil
+    }
+
+    /// The mechanism that would serve `fault` on a host with root and nftables: for the report
+    /// and `stormlab plan`.
+    public static func mechanismName(for fault: Fault, nftables: Bool = NFTables.isUsable) -> String {
+        switch fault {
+        case .kill, .terminate, .restart, .pause, .massRestart, .churn: "signals"
+        case .partition, .loss, .bandwidth: nftables ? "nftables" : "unavailable (needs root)"
+        case .latency, .reset, .blackhole: "unavailable (fault proxy not wired)"
+        case .malformedFlood: "raw-tcp"
+        case .loginStorm: "load"
+        }
+    }
+
+    /// The mechanism that serves `event` here, or nil with the reason it cannot be served.
+    public func mechanism(for event: TimelineEvent) -> Result<String, PlanExecutionError> {
+        switch event.fault {
+        case .kill, .terminate, .restart, .pause, .massRestart, .churn:
+            return .success("signals")
+        case .partition, .loss, .bandwidth:
+            if nftables != nil { return .success("nftables") }
+            return .failure(PlanExecutionError(message: "\(event.kind) needs nftables (run as root with nft installed); the fault proxy path is not wired into the process runtime yet"))
+        case .latency, .reset, .blackhole:
+            return .failure(PlanExecutionError(message: "\(event.kind) needs the fault proxy, which is not wired into the process runtime yet"))
+        case .malformedFlood:
+            return .success("raw-tcp")
+        case .loginStorm:
+            if let load, load.handles(event.fault) { return .success("load") }
+            return .failure(PlanExecutionError(message: "no load generator for \(event.kind) in this run"))
+        }
+    }
+
+    /// Runs the timeline from `origin` (time zero of the plan) until its last event and the end
+    /// of `duration`, then reverts what remains. Cancellation reverts at once.
+    public func execute(origin: ContinuousClock.Instant, duration: Duration) async {
+        run.record(.planStarted, detail: "\(timeline.events.count) fault events over \(Timeline.format(duration))")
+        // Every action (apply or revert) in time order.
+        var actions: [(time: Duration, index: Int, apply: Bool)] = []
+        for (index, event) in timeline.events.enumerated() {
+            actions.append((event.time, index, true))
+            if case .at(let end) = event.revert { actions.append((end, index, false)) }
+        }
+        actions.sort { ($0.time, $0.apply ? 1 : 0, $0.index) < ($1.time, $1.apply ? 1 : 0, $1.index) }
+        await withTaskGroup(of: Void.self) { group in
+            for action in actions {
+                try? await Task.sleep(until: origin + action.time, clock: .continuous)
+                if Task.isCancelled { break }
+                let lateness = ContinuousClock.now - (origin + action.time)
+                // Actions at the same moment run side by side (a wave hits many instances at once).
+                group.addTask {
+                    if action.apply {
+                        await self.apply(action.index, scheduled: action.time, lateness: lateness)
+                    } else {
+                        await self.revert(action.index, scheduled: action.time, lateness: lateness)
+                    }
+                }
+            }
+            if !Task.isCancelled { try? await Task.sleep(until: origin + duration, clock: .continuous) }
+            await group.waitForAll()
+        }
+        await revertAll()
+        run.record(.planEnded)
+    }
+
+    /// Reverts every fault still applied (run end, Ctrl-C, abort, error).
+    public func revertAll() async {
+        let remaining = applied.withLock { $0.keys.sorted() }
+        for index in remaining {
+            await revert(index, scheduled: nil, lateness: nil)
+        }
+        if let nftables { try? nftables.removeTable() }
+    }
+
+    private func describe(_ event: TimelineEvent, scheduled: Duration?, lateness: Duration?, mechanism: String) -> String {
+        var text = "\(event.step): \(event.kind) \(event.targetSummary) via \(mechanism)"
+        if !event.detail.isEmpty { text += " (\(event.detail))" }
+        if let scheduled, let lateness {
+            text += "; scheduled \(Timeline.format(scheduled)), late \(Self.milliseconds(lateness)) ms"
+        }
+        return text
+    }
+
+    private static func milliseconds(_ duration: Duration) -> String {
+        let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        return String(Double(Int(ms * 10)) / 10)
+    }
+
+    private func apply(_ index: Int, scheduled: Duration, lateness: Duration) async {
+        let event = timeline.events[index]
+        let mechanism: String
+        switch self.mechanism(for: event) {
+        case .failure(let error):
+            run.record(.faultFailed, detail: "\(event.step): \(event.kind) \(event.targetSummary): \(error.message)")
+            return
+        case .success(let name):
+            mechanism = name
+        }
+        applied.withLock { $0[index] = event }
+        do {
+            try await perform(event, index: index)
+            run.record(.faultApplied, detail: describe(event, scheduled: scheduled, lateness: lateness, mechanism: mechanism))
+        } catch {
+            run.record(.faultFailed, detail: "\(describe(event, scheduled: scheduled, lateness: lateness, mechanism: mechanism)): \(error)")
+        }
+    }
+
+    private func revert(_ index: Int, scheduled: Duration?, lateness: Duration?) async {
+        guard let event = applied.withLock({ $0.removeValue(forKey: index) }) else { return }
+        let mechanism = (try? self.mechanism(for: event).get()) ?? "-"
+        do {
+            let summary = try await undo(event, index: index)
+            var detail = describe(event, scheduled: scheduled, lateness: lateness, mechanism: mechanism)
+            if let summary { detail += "; \(summary)" }
+            run.record(.faultReverted, detail: detail)
+        } catch {
+            run.record(.faultFailed, detail: "revert \(describe(event, scheduled: scheduled, lateness: lateness, mechanism: mechanism)): \(error)")
+        }
+    }
+
+    // MARK: Mechanisms
+
+    private func perform(_ event: TimelineEvent, index: Int) async throws {
+        switch event.fault {
+        case .kill(let fault):
+            let signal = Self.signalNumber(fault.signal)
+            await forEach(event.instances) { await self.run.hold($0, signal: signal) }
+        case .terminate(let fault):
+            await forEach(event.instances) { await self.run.hold($0, signal: SIGTERM, escalateAfter: fault.timeout) }
+        case .restart(let fault):
+            await forEach(event.instances) { await self.run.hold($0, signal: SIGTERM, escalateAfter: fault.timeout) }
+        case .massRestart(let fault):
+            let signal = Self.signalNumber(fault.signal)
+            await forEach(event.instances) { await self.run.hold($0, signal: signal) }
+        case .churn:
+            await forEach(event.instances) { await self.run.hold($0, signal: SIGKILL) }
+        case .pause:
+            for name in event.instances { run.signal(name, SIGSTOP) }
+        case .partition:
+            try nftables?.apply(packetFault(event, index: index, effect: .drop))
+        case .loss(let fault):
+            try nftables?.apply(packetFault(event, index: index, effect: .loss(fault.probability)))
+        case .bandwidth(let fault):
+            try nftables?.apply(packetFault(event, index: index, effect: .bandwidth(bytesPerSecond: Int(fault.rate.bitsPerSecond / 8))))
+        case .malformedFlood(let fault):
+            let targets = addresses(of: event.instances)
+            startLoad(index) { await MalformedFlood(fault: fault, targets: targets.map(\.address)).run() }
+        case .loginStorm:
+            guard let load else { return }
+            let targets = addresses(of: event.instances)
+            startLoad(index) { await load.run(event.fault, targets: targets) }
+        case .latency, .reset, .blackhole:
+            break
+        }
+    }
+
+    /// Undoes `event`; returns a summary for load faults.
+    private func undo(_ event: TimelineEvent, index: Int) async throws -> String? {
+        switch event.fault {
+        case .kill, .terminate, .restart, .massRestart, .churn:
+            for name in event.instances { run.release(name) }
+        case .pause:
+            for name in event.instances { run.signal(name, SIGCONT) }
+        case .partition, .loss, .bandwidth:
+            try nftables?.revert(ruleName(event, index: index))
+        case .malformedFlood, .loginStorm:
+            guard let task = loadTasks.withLock({ $0.removeValue(forKey: index) }) else { return nil }
+            task.cancel()
+            return await task.value
+        case .latency, .reset, .blackhole:
+            break
+        }
+        return nil
+    }
+
+    private func forEach(_ names: [String], _ body: @escaping @Sendable (String) async -> Void) async {
+        await withTaskGroup(of: Void.self) { group in
+            for name in names { group.addTask { await body(name) } }
+        }
+    }
+
+    /// Load runs beside the plan until its revert; the task is the load's own lifetime, ended by
+    /// the revert (or by ``revertAll()``), so it is tracked here rather than in a task group.
+    private func startLoad(_ index: Int, _ body: @escaping @Sendable () async -> String) {
+        let task = Task { await body() }
+        loadTasks.withLock { $0[index] = task }
+    }
+
+    private func addresses(of names: [String]) -> [(name: String, address: String)] {
+        let plans = Dictionary(uniqueKeysWithValues: run.instances.map { ($0.name, $0.address.address) })
+        return names.compactMap { name in plans[name].map { (name, $0) } }
+    }
+
+    private func ruleName(_ event: TimelineEvent, index: Int) -> String { "\(event.step)#\(index)" }
+
+    private func packetFault(_ event: TimelineEvent, index: Int, effect: PacketFault.Effect) -> PacketFault {
+        let plans = Dictionary(uniqueKeysWithValues: run.instances.map { ($0.name, $0.address.address) })
+        // Links are directed; a two-way fault lists both directions already.
+        let links = event.links.compactMap { link -> PacketFault.Link? in
+            guard let from = plans[link.from], let to = plans[link.to] else { return nil }
+            return PacketFault.Link(from: from, to: to)
+        }
+        return PacketFault(name: ruleName(event, index: index), links: links, effect: effect)
+    }
+
+    /// A signal number for a name such as `SIGKILL`, `KILL` or `9`.
+    static func signalNumber(_ name: String) -> Int32 {
+        if let number = Int32(name) { return number }
+        let bare = name.uppercased().hasPrefix("SIG") ? String(name.uppercased().dropFirst(3)) : name.uppercased()
+        let table: [String: Int32] = [
+            "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "KILL": SIGKILL, "TERM": SIGTERM, "USR1": SIGUSR1,
+            "USR2": SIGUSR2, "STOP": SIGSTOP, "CONT": SIGCONT, "ABRT": SIGABRT, "SEGV": SIGSEGV,
+        ]
+        return table[bare] ?? SIGKILL
+    }
+}
+
+/// Why a fault cannot be served by this run.
+public struct PlanExecutionError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

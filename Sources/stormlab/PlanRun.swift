@@ -1,0 +1,155 @@
+import Assertions
+import Collector
+import Foundation
+import LabSpec
+import Orchestrator
+import Overlay
+import OverlayWire
+
+/// Where a lab's plan lives: `plan.yaml` beside its compose file.
+func planFile(forLab lab: String) -> String? {
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: lab, isDirectory: &isFolder) else { return nil }
+    let folder = isFolder.boolValue ? lab : (lab as NSString).deletingLastPathComponent
+    let file = (folder.isEmpty ? "." : folder) + "/plan.yaml"
+    return FileManager.default.fileExists(atPath: file) ? file : nil
+}
+
+/// Loads and resolves the plan; prints every diagnostic; exits 2 on errors. Nil when the lab has
+/// no plan.
+func loadPlan(lab: String, project: ComposeProject, seed: UInt64?) throws -> (FaultPlan, Timeline)? {
+    guard let file = planFile(forLab: lab) else { return nil }
+    let load = PlanLoader.load(file: file, project: project, variables: ProcessInfo.processInfo.environment)
+    for diagnostic in load.diagnostics { printError(diagnostic.description) }
+    guard let plan = load.plan, !load.diagnostics.containsErrors else { throw LabExit.invalidInput }
+    // Expressions are checked here too, so a typo fails before anything starts.
+    var invalid = false
+    for slo in plan.slos + plan.steadyState.slos {
+        do {
+            _ = try Assertions.SLIExpression.parse(slo.expr.text)
+        } catch {
+            printError("\(slo.expr.location(ofOffset: max(0, error.column - 1))): error: \(error.message)")
+            invalid = true
+        }
+    }
+    if invalid { throw LabExit.invalidInput }
+    do {
+        return (plan, try PlanTimeline.resolve(plan, in: project, seed: seed))
+    } catch {
+        for diagnostic in error.diagnostics { printError(diagnostic.description) }
+        throw LabExit.invalidInput
+    }
+}
+
+/// Judges a plan's SLOs over a run's series. Series times are milliseconds from the collector's
+/// origin; plan times are offsets from the start of the fault phase, `planStart` ms later.
+struct SLOJudge {
+    let plan: FaultPlan
+    let timeline: Timeline
+    let planStart: Int64
+    let step: Int64
+
+    /// Prometheus' 5-minute lookback is for 15 s scrapes; ours are sub-second, so a series that
+    /// stopped being scraped is gone after a few intervals.
+    var lookback: Int64 { max(1000, step * 4) }
+
+    func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    var planEnd: Int64 { planStart + milliseconds(plan.duration) }
+
+    func time(_ anchor: TimeAnchor) -> Int64 {
+        planStart + milliseconds(timeline.time(of: anchor) ?? plan.duration)
+    }
+
+    func window(_ window: SLOWindow) -> (Int64, Int64) {
+        guard let range = timeline.interval(of: window) else { return (planStart, planEnd) }
+        return (planStart + milliseconds(range.lowerBound), planStart + milliseconds(range.upperBound))
+    }
+
+    /// The verdict of one SLO, or an evaluation error as a failed verdict.
+    func verdict(_ slo: LabSpec.SLO, store: SeriesStore, until end: Int64? = nil) -> Verdict {
+        let (form, from, to): (Assertions.SLOForm, Int64, Int64)
+        switch slo.form {
+        case .always(let w):
+            let (a, b) = window(w)
+            (form, from, to) = (.always, a, b)
+        case .eventually(let within, let after):
+            let start = time(after)
+            (form, from, to) = (.eventually(within: milliseconds(within)), start, start + milliseconds(within))
+        case .recovers(let after, let within, let hold):
+            let start = time(after)
+            (form, from, to) = (.recovers(within: milliseconds(within), hold: milliseconds(hold)), start,
+                                max(planEnd, start + milliseconds(within) + milliseconds(hold)))
+        case .budget(let maxBad, let w):
+            let (a, b) = window(w)
+            (form, from, to) = (.budget(maxBadFraction: maxBad), a, b)
+        }
+        return judge(slo, form: form, from: from, to: min(to, end ?? to), store: store)
+    }
+
+    func judge(_ slo: LabSpec.SLO, form: Assertions.SLOForm, from: Int64, to: Int64, store: SeriesStore) -> Verdict {
+        let definition = Assertions.SLO(name: slo.name, form: form, from: from, to: to)
+        do {
+            let expression = try Assertions.SLIExpression.parse(slo.expr.text)
+            let evaluator = SLIEvaluator(store: store, lookbackDelta: lookback)
+            let aligned = from - from % step
+            let condition = try ConditionSeries.evaluate(expression, with: evaluator, from: aligned, to: max(aligned, to), step: step)
+            return definition.evaluate(condition)
+        } catch {
+            let empty = ConditionSeries(step: step, points: [])
+            var verdict = definition.evaluate(empty)
+            verdict.passed = false
+            verdict.summary = "could not evaluate: \(error)"
+            return verdict
+        }
+    }
+}
+
+/// Login storms against the overlay's auth, for `login-storm` steps.
+struct OverlayLoginLoad: LoadGenerator {
+    /// The auth port and the lab seed, read from the auth instances' arguments.
+    let port: Int
+    let seed: String
+
+    func handles(_ fault: Fault) -> Bool {
+        if case .loginStorm = fault { true } else { false }
+    }
+
+    func run(_ fault: Fault, targets: [(name: String, address: String)]) async -> String {
+        guard case .loginStorm(let storm) = fault, let target = targets.first else { return "no target" }
+        var load = LoginStorm(auth: Endpoint(host: target.address, port: UInt16(port)), seed: seed)
+        load.connections = max(1, storm.concurrency)
+        load.duration = .seconds(3600)  // until the step's revert cancels it
+        // Users far above any client process's range, so storm logins are first logins.
+        load.firstUser = 900_000_001 + Int.random(in: 0..<1000) * 10_000
+        switch storm.load {
+        case .rate(let rate): load.rate = rate
+        case .users(let users): load.limit = users
+        }
+        let result = await load.run()
+        let p99 = result.latency(quantile: 0.99).map { String(format: "%.0f ms", $0 * 1000) } ?? "-"
+        return "\(result.tokens) tokens, \(result.busy) busy, \(result.failures) failed, p99 \(p99)"
+    }
+
+    /// Finds `--seed` and the listen port in an auth instance's arguments.
+    static func discover(in run: LabRun) -> OverlayLoginLoad {
+        var port = 7100
+        var seed = "stormlab"
+        for instance in run.instances where instance.arguments.first == "auth" {
+            var iterator = instance.arguments.makeIterator()
+            while let argument = iterator.next() {
+                let (key, inline) = argument.split(separator: "=", maxSplits: 1).map(String.init).pair
+                guard key == "--seed" || key == "--listen", let value = inline ?? iterator.next() else { continue }
+                if key == "--seed" { seed = value }
+                if key == "--listen", let endpoint = Endpoint(parsing: value) { port = Int(endpoint.port) }
+            }
+        }
+        return OverlayLoginLoad(port: port, seed: seed)
+    }
+}
+
+extension Array where Element == String {
+    fileprivate var pair: (String, String?) { (first ?? "", count > 1 ? self[1] : nil) }
+}
