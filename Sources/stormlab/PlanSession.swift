@@ -78,6 +78,13 @@ struct PlanSession {
     }
 
     private func phases(collector: SeriesCollector, progress: inout Progress) async -> PlanResult {
+        // Every target scraped once before anything is judged: no SLO starts on missing data.
+        let targets = scrapeTargets().count + probes().count
+        for _ in 0..<200 where collector.statistics.scrapes + collector.statistics.probes < targets {
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        try? await Task.sleep(for: plan.scrapeInterval)
+
         // Steady state: every steady-state SLO holds over the last `hold`, within `timeout`.
         let steadySLOs = plan.steadyState.slos
         let hold = SLOJudge(plan: plan, timeline: timeline, planStart: 0, step: step).milliseconds(plan.steadyState.hold)

@@ -1,0 +1,172 @@
+import Foundation
+import Injectors
+import LabSpec
+import Orchestrator
+import Systemd
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The overlay lab's services at a small size, for plans to act on.
+private let overlayCompose = """
+    x-role: &role
+      image: stormlab
+      stop_grace_period: 3s
+    services:
+      auth:
+        <<: *role
+        command: [auth, "--listen=${STORMLAB_ADDRESS}:7100", "--metrics=${STORMLAB_ADDRESS}:9100", --hash-iterations=10, --log-level=warning]
+        expose: ["7100", "9100"]
+        x-stormlab: {notify: true, metrics: {port: 9100}}
+      supernode:
+        <<: *role
+        command: [supernode, "--peers=supernode:7200", "--listen=${STORMLAB_ADDRESS}:7200", "--metrics=${STORMLAB_ADDRESS}:9200", --log-level=warning]
+        deploy: {replicas: 2}
+        depends_on: {auth: {condition: service_healthy}}
+        expose: ["7200", "9200"]
+        x-stormlab: {notify: true, metrics: {port: 9200}}
+      client:
+        <<: *role
+        command: [client, "--bind=${STORMLAB_ADDRESS}", "--auth=auth:7100", "--supernodes=supernode:7200",
+                  "--metrics=${STORMLAB_ADDRESS}:9300", --virtual=10, "--first-user=${STORMLAB_INDEX}0001", --log-level=warning]
+        depends_on: {supernode: {condition: service_healthy}}
+        expose: ["9300"]
+        x-stormlab: {notify: true, metrics: {port: 9300}}
+    """
+
+/// Plans carried out on real processes: the exit status is the verdict of the plan's SLOs, and
+/// the event log shows every apply and revert.
+@Suite(.serialized, .timeLimit(.minutes(2)), .enabled(if: Libsystemd.isAvailable, "libsystemd.so.0 is not installed on this host"))
+struct PlanRunTests {
+    func run(compose: String, plan: String) async throws -> (Termination, String, [RunEvent], LabFixture) {
+        let fixture = try LabFixture(compose: compose)
+        try plan.write(toFile: "\(fixture.lab)/plan.yaml", atomically: true, encoding: .utf8)
+        let (end, output) = try await stormlab(["run", fixture.lab, "--runs", fixture.runs], in: fixture.root, timeout: .seconds(90))
+        let events = fixture.runFolders.last.map { RunEvent.read(path: "\($0)/events.jsonl") } ?? []
+        return (end, output, events, fixture)
+    }
+
+    @Test func aMassRestartOfEightyPercentOfTwentyHitsExactlySixteenEachBackAfterItsDowntime() async throws {
+        let compose = """
+            services:
+              node:
+                image: sleeper
+                command: ["3600"]
+                deploy: {replicas: 20}
+                restart: always
+                x-stormlab: {executable: [/bin/sleep]}
+            """
+        let plan = """
+            seed: 7
+            duration: 6s
+            steps:
+              - name: wave
+                at: 500ms
+                mass-restart: {service: node, fraction: 0.8, spread: 2s, distribution: uniform, downtime: 1s..2s}
+            """
+        let (end, output, events, fixture) = try await run(compose: compose, plan: plan)
+        defer { fixture.remove() }
+        #expect(end == .exited(0), "\(output)")
+        let applied = events.filter { $0.kind == .faultApplied }
+        let reverted = events.filter { $0.kind == .faultReverted }
+        #expect(applied.count == 16)
+        #expect(reverted.count == 16)
+        let hit = Set(applied.compactMap { $0.detail?.split(separator: " ").dropFirst(2).first.map(String.init) })
+        #expect(hit.count == 16, "distinct instances: \(hit)")
+        for name in hit {
+            guard let killed = events.first(where: { $0.kind == .exit && $0.instance == name && $0.signal == SIGKILL }),
+                let back = events.first(where: { $0.kind == .start && $0.instance == name && $0.monotonic > killed.monotonic })
+            else {
+                Issue.record("\(name) was not killed and started again")
+                continue
+            }
+            // Downtime 1…2 s, give or take the supervisor's 50 ms tick.
+            #expect(back.monotonic - killed.monotonic >= 0.9 && back.monotonic - killed.monotonic < 2.5, "\(name)")
+        }
+        let untouched = (1...20).map { "node-\($0)" }.filter { !hit.contains($0) }
+        #expect(untouched.count == 4)
+        for name in untouched {
+            #expect(!events.contains { $0.kind == .exit && $0.instance == name && $0.signal == SIGKILL })
+        }
+        // Faults happen when planned: every apply within 100 ms of its schedule.
+        for event in applied {
+            let late = event.detail?.split(separator: " ").last { $0.contains(".") && Double($0) != nil }.flatMap { Double($0) }
+            #expect((late ?? 0) < 100, "\(event.detail ?? "")")
+        }
+    }
+
+    @Test func pauseStopsAnInstanceAndResumeBringsItBack() async throws {
+        let plan = """
+            seed: 1
+            duration: 10s
+            steady-state:
+              timeout: 30s
+              hold: 1s
+              slos:
+                - {name: online, expr: "sum(stormlab_client_online) >= 10", always: {}}
+            steps:
+              - {name: freeze, at: 1s, for: 3s, pause: {instances: [client-1]}}
+            slos:
+              # Paused, it answers no scrape: down for most of the pause…
+              - {name: silent, expr: 'up{instance="client-1"} == 0', budget: {max-bad: 0.5, during: freeze}}
+              # …and back, scraped and online again, soon after the resume.
+              - {name: back, expr: 'min(up{instance="client-1"}) == 1 and sum(stormlab_client_online) >= 10', recovers: {after: freeze, within: 5s, hold: 1s}}
+            """
+        let (end, output, events, fixture) = try await run(compose: overlayCompose, plan: plan)
+        defer { fixture.remove() }
+        #expect(end == .exited(0), "\(output)")
+        #expect(events.contains { $0.kind == .faultApplied && $0.detail?.contains("pause") == true })
+        #expect(events.contains { $0.kind == .faultReverted && $0.detail?.contains("pause") == true })
+        let report = try String(contentsOfFile: "\(fixture.runFolders.last!)/report.json", encoding: .utf8)
+        #expect(report.contains("\"outcome\""))
+        #expect(FileManager.default.fileExists(atPath: "\(fixture.runFolders.last!)/junit.xml"))
+        #expect(FileManager.default.fileExists(atPath: "\(fixture.runFolders.last!)/report.html"))
+        #expect(FileManager.default.fileExists(atPath: "\(fixture.runFolders.last!)/series.jsonl"))
+    }
+
+    @Test func aMalformedFloodAtAuthLeavesItServingValidLogins() async throws {
+        let plan = """
+            seed: 1
+            duration: 8s
+            steps:
+              - {name: flood, at: 1s, for: 3s, malformed-flood: {service: auth, port: 7100, rate: 300, connections: 4}}
+              - {name: storm, at: 2s, login-storm: {service: auth, users: 50}}
+            slos:
+              - {name: auth-up, expr: 'up{service="auth"} == 1', always: {}}
+              - {name: flood-seen, expr: 'sum(stormlab_malformed_frames_total{service="auth"}) > 100', eventually: {within: 6s}}
+              - {name: logins-served, expr: 'sum(stormlab_auth_logins_total{outcome="ok"}) >= 60', eventually: {within: 7s}}
+            """
+        let (end, output, events, fixture) = try await run(compose: overlayCompose, plan: plan)
+        defer { fixture.remove() }
+        #expect(end == .exited(0), "\(output)")
+        #expect(events.contains { $0.kind == .faultReverted && $0.detail?.contains("malformed requests sent") == true })
+        #expect(!events.contains { $0.kind == .exit && $0.instance == "auth-1" && $0.monotonic < (events.first { $0.kind == .planEnded }?.monotonic ?? 0) })
+    }
+
+    @Test(.enabled(if: NFTables.isUsable, "needs root and nft for partitions between instance addresses"))
+    func aPartitionSplitsTheSupernodesUntilItHeals() async throws {
+        let plan = """
+            seed: 1
+            duration: 16s
+            steady-state:
+              timeout: 30s
+              hold: 1s
+              slos:
+                - {name: joined, expr: "min(stormlab_supernode_known_supernodes) == 2", always: {}}
+            steps:
+              - {name: cut, at: 1s, for: 7s, partition: {groups: [[supernode-1], [supernode-2]]}}
+            slos:
+              # Each side drops the other once it has been silent for the peer timeout (4 s)…
+              - {name: split, expr: "max(stormlab_supernode_known_supernodes) == 1", eventually: {after: cut, within: 7s}}
+              # …and they find each other again after the heal.
+              - {name: rejoined, expr: "min(stormlab_supernode_known_supernodes) == 2", recovers: {after: cut, within: 6s, hold: 1s}}
+            """
+        let (end, output, events, fixture) = try await run(compose: overlayCompose, plan: plan)
+        defer { fixture.remove() }
+        #expect(end == .exited(0), "\(output)")
+        #expect(events.contains { $0.kind == .faultApplied && $0.detail?.contains("via nftables") == true })
+        #expect(NFTables.stormlabTables().isEmpty, "the run's table is gone")
+    }
+}
