@@ -29,6 +29,8 @@ public struct FaultPlan: Sendable, Hashable {
     public var expect: Expectation
     /// How often every instance's metrics are scraped and probes run; default 250 ms.
     public var scrapeInterval: Duration
+    /// How to recognise a metastable outcome, when the plan says.
+    public var metastability: MetastabilitySpec?
     /// A free-text description of what the plan shows, for reports.
     public var description: String?
     /// The checks that must hold before any fault.

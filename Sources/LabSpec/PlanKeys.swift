@@ -3,9 +3,12 @@ extension KeySet {
     static let plan = KeySet(
         supported: [
             "seed", "duration", "expect", "description", "scrape-interval", "steady-state", "steps",
-            "slos", "probes", "abort",
+            "slos", "probes", "abort", "metastability",
         ],
         unsupported: [])
+
+    static let metastability = KeySet(supported: ["slo", "signals", "minimum"], unsupported: [])
+    static let amplificationSignal = KeySet(supported: ["name", "expr", "above"], unsupported: [])
 
     static let steadyState = KeySet(supported: ["timeout", "hold", "slos"], unsupported: [])
 

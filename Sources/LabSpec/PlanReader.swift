@@ -86,6 +86,7 @@ struct PlanReader {
             checkGuardForm(slo, at: slo.location)
         }
         if let entry = value("abort") { guards(entry.value, plan: &plan) }
+        if let entry = value("metastability") { plan.metastability = metastability(entry.value, slos: plan.slos) }
         return plan
     }
 
@@ -443,6 +444,47 @@ struct PlanReader {
         }
         guard let name, let expression, let form else { return nil }
         return SLO(name: name, expr: expression, form: form, abort: abort, location: yaml.location(of: entries[0].keyNode))
+    }
+
+    private mutating func metastability(_ node: Node, slos: [SLO]) -> MetastabilitySpec? {
+        guard let entries = yaml.entries(node, path: "metastability") else { return nil }
+        yaml.checkKeys(entries, against: .metastability, path: "metastability")
+        let value = { (key: String) in entries.first { $0.key == key } }
+        var sloName: String?
+        if let entry = value("slo"), let name = yaml.string(entry.value, path: "metastability.slo") {
+            if slos.contains(where: { $0.name == name }) {
+                sloName = name
+            } else {
+                yaml.error("metastability.slo names no SLO of this plan: \"\(name)\"", at: entry.value)
+            }
+        } else if value("slo") == nil {
+            yaml.error("metastability has no \"slo\": name the SLO whose condition is the healthy state", at: node)
+        }
+        var minimum = Duration.seconds(10)
+        if let entry = value("minimum"), let read = positiveDuration(entry.value, path: "metastability.minimum") { minimum = read }
+        var signals: [MetastabilitySpec.Signal] = []
+        if let entry = value("signals"), let items = yaml.list(entry.value, path: "metastability.signals") {
+            for (index, item) in items.enumerated() {
+                let path = "metastability.signals[\(index)]"
+                guard let fields = yaml.entries(item, path: path) else { continue }
+                yaml.checkKeys(fields, against: .amplificationSignal, path: path)
+                let field = { (key: String) in fields.first { $0.key == key } }
+                var name: String?
+                var expression: SLIExpression?
+                var above: Double?
+                if let entry = field("name") { name = yaml.string(entry.value, path: "\(path).name") }
+                if let entry = field("expr") { expression = self.expression(entry.value, path: "\(path).expr") }
+                if let entry = field("above") { above = number(entry.value, path: "\(path).above") }
+                guard let name, let expression, let above else {
+                    yaml.error("\(path) needs name, expr and above", at: item)
+                    continue
+                }
+                signals.append(MetastabilitySpec.Signal(name: name, expr: expression, above: above))
+            }
+        }
+        if signals.isEmpty { yaml.error("metastability needs at least one signal", at: node) }
+        guard let sloName, !signals.isEmpty else { return nil }
+        return MetastabilitySpec(slo: sloName, signals: signals, minimum: minimum, location: yaml.location(of: node))
     }
 
     /// The expression, verbatim, with where each of its characters is.

@@ -155,3 +155,35 @@ public enum ProbeCheck: Sendable, Hashable {
     /// `exec: {command}`: the command exits with status 0.
     case exec(command: [String])
 }
+
+/// `metastability`: how to tell a metastable failure from a slow one. After the last fault, the
+/// healthy condition of SLO `slo` still does not hold for at least `minimum`, while one of the
+/// `signals` (retries, load) stays above its threshold: the trigger is gone, the bad state holds.
+public struct MetastabilitySpec: Sendable, Hashable {
+    /// One amplification signal: an SLI expression and the level above which it amplifies.
+    public struct Signal: Sendable, Hashable {
+        public var name: String
+        public var expr: SLIExpression
+        public var above: Double
+
+        public init(name: String, expr: SLIExpression, above: Double) {
+            self.name = name
+            self.expr = expr
+            self.above = above
+        }
+    }
+
+    /// The SLO whose expression is the healthy condition.
+    public var slo: String
+    public var signals: [Signal]
+    /// How long the bad state must outlast the trigger; default 10 s.
+    public var minimum: Duration
+    public var location: SourceLocation
+
+    public init(slo: String, signals: [Signal], minimum: Duration = .seconds(10), location: SourceLocation) {
+        self.slo = slo
+        self.signals = signals
+        self.minimum = minimum
+        self.location = location
+    }
+}

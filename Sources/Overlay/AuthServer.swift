@@ -24,8 +24,11 @@ public struct AuthConfiguration: Sendable {
     public var workers = 2
     /// Adaptive: logins waiting beyond which auth answers BUSY.
     public var queueLimit = 256
-    /// PBKDF2-SHA256 iterations per login: the cost of one login.
+    /// PBKDF2-SHA256 iterations per login: the CPU cost of one login.
     public var hashIterations = 2000
+    /// The least time a login holds a worker (hashing included), like a database round trip:
+    /// makes auth's capacity (workers ÷ this) the same on every machine and build. Zero: none.
+    public var loginDelay = Duration.zero
     /// Token lifetime in seconds.
     public var tokenLifetime: UInt64 = 3600
     /// Users `user-1 … user-N` exist; nil for any N.
@@ -162,6 +165,11 @@ public final class AuthServer: Service, Sendable {
         let accepted = (try? await pool.runIfActive { () -> (Bool, Duration) in
             let started = clock.now
             let ok = self.verify(user: user, password: password, seed: seed, iterations: iterations)
+            let spent = clock.now - started
+            if spent < self.configuration.loginDelay {
+                let rest = self.configuration.loginDelay - spent
+                usleep(UInt32(clamping: rest.components.seconds * 1_000_000 + rest.components.attoseconds / 1_000_000_000_000))
+            }
             return (ok, clock.now - started)
         }) ?? (false, .zero)
         state.withLock { $0.serviceTime = $0.serviceTime * 0.9 + accepted.1 * 0.1 }

@@ -29,6 +29,10 @@ public struct ClientConfiguration: Sendable {
     public var lookupInterval = Duration.seconds(5)
     /// A request with no answer for this long counts as failed, and a silent session as lost.
     public var responseTimeout = Duration.seconds(3)
+    /// How long a login may take before the client gives up and tries again; nil for the
+    /// policy's: legacy 500 ms (the 2007 client's impatience, which turns a slow auth into a retry
+    /// storm), adaptive 30 s.
+    public var loginTimeout: Duration?
     /// Virtual clients start spread evenly over this window (zero: all at once, as after a reboot).
     public var startSpread = Duration.zero
     /// Where this process serves as a supernode once promoted; nil: it cannot be promoted.
@@ -305,7 +309,8 @@ public final class ClientSwarm: Service, Sendable {
     /// One login round trip; nil when auth could not be reached or did not answer in time.
     private func login(user: String, password: String, group: any EventLoopGroup) async -> Message? {
         let sent = clock.now
-        let reply = await request(.login(user: user, password: password), to: configuration.auth, group: group, timeout: .seconds(30))
+        let timeout = configuration.loginTimeout ?? (configuration.policy == .legacy ? .milliseconds(500) : .seconds(30))
+        let reply = await request(.login(user: user, password: password), to: configuration.auth, group: group, timeout: timeout)
         switch reply {
         case .token:
             metrics.logins.increment("ok")

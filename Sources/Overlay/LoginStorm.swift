@@ -17,8 +17,13 @@ public struct LoginStorm: Sendable {
     public var firstUser = 1
     /// The local address to connect from.
     public var bind: String?
-    /// Logins per second over all connections; nil: as fast as answers come.
+    /// Logins per second, open loop: each login on a connection of its own, started on schedule
+    /// whether or not earlier ones were answered (as a crowd of machines does), at most
+    /// `connections` × 64 in flight. Nil: closed loop, `connections` connections each sending
+    /// its next login when the last was answered.
     public var rate: Double?
+    /// Open loop: a login unanswered this long counts as failed (its connection is closed).
+    public var timeout = Duration.seconds(2)
 
     public init(auth: Endpoint, seed: String) {
         self.auth = auth
@@ -46,6 +51,7 @@ public struct LoginStorm: Sendable {
     }
 
     public func run() async -> Result {
+        if let rate { return await openLoop(rate: rate) }
         let clock = ContinuousClock()
         let started = clock.now
         let next = TicketCounter()
@@ -59,7 +65,6 @@ public struct LoginStorm: Sendable {
                     }
                     _ = try? await channel.executeThenClose { inbound, outbound in
                         var iterator = inbound.makeAsyncIterator()
-                        let pause = rate.map { Duration.seconds(Double(max(1, connections)) / max($0, 0.001)) }
                         while clock.now - started < duration && !Task.isCancelled {
                             let index = next.take()
                             guard index < limit else { break }
@@ -75,26 +80,85 @@ public struct LoginStorm: Sendable {
                                 return
                             }
                             result.latencies.append((clock.now - sent).seconds)
-                            if let pause { try? await Task.sleep(until: sent + pause, clock: .continuous) }
                         }
                     }
                     return result
                 }
             }
             var total = Result()
-            for await part in group {
-                total.tokens += part.tokens
-                total.busy += part.busy
-                total.rejected += part.rejected
-                total.failures += part.failures
-                total.latencies += part.latencies
-            }
+            for await part in group { total.add(part) }
             return total
         }
         var total = results
         total.elapsed = clock.now - started
         total.latencies.sort()
         return total
+    }
+}
+
+extension LoginStorm {
+    private func openLoop(rate: Double) async -> Result {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let interval = Duration.seconds(1 / max(rate, 0.001))
+        let limit = max(1, connections) * 64
+        return await withTaskGroup(of: Result.self) { group in
+            var total = Result()
+            var inFlight = 0
+            var index = 0
+            while clock.now - started < duration, index < self.limit, !Task.isCancelled {
+                try? await Task.sleep(until: started + interval * index, clock: .continuous)
+                while inFlight >= limit, let part = await group.next() {
+                    inFlight -= 1
+                    total.add(part)
+                }
+                let user = "user-\(firstUser + index)"
+                index += 1
+                inFlight += 1
+                group.addTask {
+                    var result = Result()
+                    let sent = clock.now
+                    guard let channel = try? await Framing.connect(to: auth, from: bind, group: MultiThreadedEventLoopGroup.singleton) else {
+                        result.failures = 1
+                        return result
+                    }
+                    let password = SyntheticUsers.password(for: user, seed: seed)
+                    let reply: Message? = try? await channel.executeThenClose { inbound, outbound in
+                        try await outbound.write(.login(user: user, password: password))
+                        let timer = channel.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.seconds * 1e9))) {
+                            channel.channel.close(promise: nil)
+                        }
+                        defer { timer.cancel() }
+                        for try await item in inbound { return item.message }
+                        return nil
+                    }
+                    switch reply {
+                    case .token: result.tokens = 1
+                    case .busy: result.busy = 1
+                    case .error: result.rejected = 1
+                    default:
+                        result.failures = 1
+                        return result
+                    }
+                    result.latencies = [(clock.now - sent).seconds]
+                    return result
+                }
+            }
+            for await part in group { total.add(part) }
+            total.elapsed = clock.now - started
+            total.latencies.sort()
+            return total
+        }
+    }
+}
+
+extension LoginStorm.Result {
+    mutating func add(_ other: Self) {
+        tokens += other.tokens
+        busy += other.busy
+        rejected += other.rejected
+        failures += other.failures
+        latencies += other.latencies
     }
 }
 

@@ -24,11 +24,12 @@ func loadPlan(lab: String, project: ComposeProject, seed: UInt64?) throws -> (Fa
     guard let plan = load.plan, !load.diagnostics.containsErrors else { throw LabExit.invalidInput }
     // Expressions are checked here too, so a typo fails before anything starts.
     var invalid = false
-    for slo in plan.slos + plan.steadyState.slos {
+    let expressions = (plan.slos + plan.steadyState.slos).map(\.expr) + (plan.metastability?.signals.map(\.expr) ?? [])
+    for expression in expressions {
         do {
-            _ = try Assertions.SLIExpression.parse(slo.expr.text)
+            _ = try Assertions.SLIExpression.parse(expression.text)
         } catch {
-            printError("\(slo.expr.location(ofOffset: max(0, error.column - 1))): error: \(error.message)")
+            printError("\(expression.location(ofOffset: max(0, error.column - 1))): error: \(error.message)")
             invalid = true
         }
     }

@@ -28,6 +28,9 @@ struct AuthCommand: AsyncParsableCommand {
     @Option(help: "PBKDF2-SHA256 iterations per login (the cost of one login).")
     var hashIterations = 2000
 
+    @Option(help: "Milliseconds a login holds a worker at least (a database round trip); fixes auth's capacity at workers ÷ this.")
+    var loginDelay = 0.0
+
     @Option(help: "Token lifetime in seconds.")
     var tokenLifetime: UInt64 = 3600
 
@@ -38,6 +41,7 @@ struct AuthCommand: AsyncParsableCommand {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard queueLimit >= 1 else { throw ValidationError("--queue-limit must be at least 1") }
         guard hashIterations >= 1 else { throw ValidationError("--hash-iterations must be at least 1") }
+        guard loginDelay >= 0 else { throw ValidationError("--login-delay must not be negative") }
     }
 
     func run() async throws {
@@ -54,6 +58,7 @@ struct AuthCommand: AsyncParsableCommand {
         configuration.queueLimit = queueLimit
         configuration.hashIterations = hashIterations
         configuration.tokenLifetime = tokenLifetime
+        configuration.loginDelay = .milliseconds(loginDelay)
         configuration.users = users
         try await runRole(AuthServer(configuration: configuration, logger: logger), logger: logger)
     }
@@ -169,6 +174,9 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(help: "Seconds over which the virtual clients start (0: all at once).")
     var startSpread = 0.0
 
+    @Option(help: "Seconds before a login is given up and retried (default: legacy 0.5, adaptive 30).")
+    var loginTimeout: Double?
+
     @Option(help: "Where to serve as a supernode once promoted (default: not promotable).")
     var promoteListen: Endpoint?
 
@@ -200,6 +208,7 @@ struct ClientCommand: AsyncParsableCommand {
         configuration.heartbeatInterval = .seconds(heartbeat)
         configuration.lookupInterval = .seconds(lookupInterval)
         configuration.startSpread = .seconds(startSpread)
+        configuration.loginTimeout = loginTimeout.map { .seconds($0) }
         if promoteListen != nil || listeners.overlay != .endpoint(Endpoint(host: "127.0.0.1", port: 0)) {
             configuration.promoteListen = listeners.overlay
         }
