@@ -52,6 +52,15 @@ struct LabOptions: ParsableArguments {
         return configuration
     }
 
+    /// The lab's name: its folder's name, or the compose file's folder's.
+    var labName: String {
+        var isFolder: ObjCBool = false
+        let path = FileManager.default.fileExists(atPath: lab, isDirectory: &isFolder) && isFolder.boolValue
+            ? lab : (lab as NSString).deletingLastPathComponent
+        let name = ((path as NSString).standardizingPath as NSString).lastPathComponent
+        return name.isEmpty ? lab : name
+    }
+
     /// Loads and validates the lab, prints every diagnostic, and exits 2 on errors.
     func load() throws -> ComposeProject {
         let load = LabFolder.load(lab, variables: ProcessInfo.processInfo.environment)
@@ -209,6 +218,7 @@ struct RunCommand: AsyncParsableCommand {
         progress.line("run \(run.id): \(run.instances.count) instances; folder \(run.folder)")
         let hold = Duration.milliseconds(Int64(duration * 1000))
         let (junit, json, html) = (self.junit, self.json, self.html)
+        let labName = options.labName
         let finished = try await run.run { run in
             try await untilSignal { () async throws -> Int32 in
                 var progress = Progress()
@@ -224,7 +234,8 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 let session = PlanSession(run: run, project: project, plan: plan, timeline: timeline)
                 let result = await session.execute(progress: &progress)
-                let reporting = RunReporting(run: run, plan: plan, timeline: timeline, result: result, step: session.step)
+                let reporting = RunReporting(
+                    lab: labName, run: run, plan: plan, timeline: timeline, result: result, step: session.step)
                 reporting.write(json: json, junit: junit, html: html, progress: &progress)
                 progress.line("outcome: \(result.outcome) — \(result.explanation)")
                 if result.outcome == "not-steady" { return 3 }

@@ -7,6 +7,8 @@ import Reports
 /// Builds the run's report from what the plan session measured, writes `series.jsonl` and every
 /// report into the run folder (and to the paths asked for), and prints the summary table.
 struct RunReporting {
+    /// The lab's name in reports: its folder's name (two labs may share one compose file).
+    let lab: String
     let run: LabRun
     let plan: FaultPlan
     let timeline: Timeline
@@ -48,7 +50,7 @@ struct RunReporting {
                 detail: event.detail ?? "")
         }
         return RunReport(
-            lab: run.project.name, runtime: .process, seed: plan.seed, runID: run.id.description,
+            lab: lab, runtime: .process, seed: plan.seed, runID: run.id.description,
             startedAt: run.events.first?.wall ?? "", duration: milliseconds(plan.duration), outcome: outcome,
             decidedBy: result.decidedBy, explanation: result.explanation,
             expectation: RunReport.Expectation.judge(expected, outcome: outcome, steadyState: steady, slos: slos),

@@ -6,18 +6,18 @@ import Glibc
 #endif
 
 /// Progress output: a live, rewritten line when standard output is a terminal; plain timestamped
-/// lines otherwise (a CI log), at most one a second for the same kind of update.
+/// lines otherwise (a CI log), at most one every five seconds for updates.
 struct Progress {
     let isTerminal = isatty(1) == 1 && getenv("CI") == nil
     private var lastPlain: ContinuousClock.Instant?
     private var live = false
 
-    /// Replaces the live line (terminal) or prints a timestamped line at most once a second.
+    /// Replaces the live line (terminal) or prints a timestamped line at most every five seconds.
     mutating func update(_ text: String) {
         if isTerminal {
             write("\r\u{1B}[K\(text)")
             live = true
-        } else if lastPlain.map({ ContinuousClock.now - $0 >= .seconds(1) }) ?? true {
+        } else if lastPlain.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
             lastPlain = .now
             write("\(Timestamp.now()) \(text)\n")
         }

@@ -145,6 +145,28 @@ struct PlanRunTests {
         #expect(!events.contains { $0.kind == .exit && $0.instance == "auth-1" && $0.monotonic < (events.first { $0.kind == .planEnded }?.monotonic ?? 0) })
     }
 
+    @Test func aViolatedGuardAbortsTheRunAndRevertsItsFaults() async throws {
+        let plan = """
+            seed: 1
+            duration: 40s
+            steps:
+              - {name: freeze-clients, at: 500ms, pause: {service: client}}
+              - {name: down, at: 1s, kill: {service: auth}}
+            slos:
+              - {name: auth-up, expr: 'min(up{service="auth"}) == 1', always: {}, abort: true}
+            """
+        let started = ContinuousClock.now
+        let (end, output, events, fixture) = try await run(compose: overlayCompose, plan: plan)
+        defer { fixture.remove() }
+        #expect(end == .exited(1), "\(output)")
+        #expect(ContinuousClock.now - started < .seconds(30), "aborted long before the 40 s plan ended")
+        #expect(events.contains { $0.kind == .aborted && $0.detail?.contains("auth-up") == true })
+        // The pause was reverted on abort: the clients were resumed (SIGCONT) before the stop.
+        #expect(events.contains { $0.kind == .faultReverted && $0.detail?.contains("pause") == true })
+        let report = try String(contentsOfFile: "\(fixture.runFolders.last!)/report.json", encoding: .utf8)
+        #expect(report.contains("\"outcome\": \"aborted\"") || report.contains("\"outcome\":\"aborted\""))
+    }
+
     @Test(.enabled(if: NFTables.isUsable, "needs root and nft for partitions between instance addresses"))
     func aPartitionSplitsTheSupernodesUntilItHeals() async throws {
         let plan = """
