@@ -18,7 +18,7 @@ struct LabTests {
     func overlayLabComesOnlineThroughTheNotifySocketAndStopsCleanly() async throws {
         let fixture = try LabFixture(compose: "services: {}\n")
         defer { fixture.remove() }
-        let project = try loadLab("\(repositoryRoot)/labs/patch-tuesday", variables: ["VIRTUAL": "20", "POLICY": "adaptive"])
+        let project = try loadLab("\(repositoryRoot)/labs/patch-tuesday", variables: ["VIRTUAL": "20", "CLIENTS": "2", "POLICY": "adaptive"])
         let run = try LabRun(project: project, configuration: runConfiguration(runs: fixture.runs), logger: quietLogger)
         let names = run.instances.map(\.name)
         #expect(names == ["auth-1", "supernode-1", "supernode-2", "supernode-3", "client-1", "client-2"])
