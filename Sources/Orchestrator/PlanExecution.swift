@@ -87,13 +87,13 @@ public final class PlanExecution: Sendable {
             for action in actions {
                 try? await Task.sleep(until: origin + action.time, clock: .continuous)
                 if Task.isCancelled { break }
-                let lateness = ContinuousClock.now - (origin + action.time)
+                let due = origin + action.time
                 // Actions at the same moment run side by side (a wave hits many instances at once).
                 group.addTask {
                     if action.apply {
-                        await self.apply(action.index, scheduled: action.time, lateness: lateness)
+                        await self.apply(action.index, scheduled: action.time, due: due)
                     } else {
-                        await self.revert(action.index, scheduled: action.time, lateness: lateness)
+                        await self.revert(action.index, scheduled: action.time, due: due)
                     }
                 }
             }
@@ -108,16 +108,17 @@ public final class PlanExecution: Sendable {
     public func revertAll() async {
         let remaining = applied.withLock { $0.keys.sorted() }
         for index in remaining {
-            await revert(index, scheduled: nil, lateness: nil)
+            await revert(index, scheduled: nil, due: nil)
         }
         if let nftables { try? nftables.removeTable() }
     }
 
-    private func describe(_ event: TimelineEvent, scheduled: Duration?, lateness: Duration?, mechanism: String) -> String {
+    /// The event in words; `late` is when the mechanism had done its work, minus the schedule.
+    private func describe(_ event: TimelineEvent, scheduled: Duration?, due: ContinuousClock.Instant?, mechanism: String) -> String {
         var text = "\(event.step): \(event.kind) \(event.targetSummary) via \(mechanism)"
         if !event.detail.isEmpty { text += " (\(event.detail))" }
-        if let scheduled, let lateness {
-            text += "; scheduled \(Timeline.format(scheduled)), late \(Self.milliseconds(lateness)) ms"
+        if let scheduled, let due {
+            text += "; scheduled \(Timeline.format(scheduled)), late \(Self.milliseconds(ContinuousClock.now - due)) ms"
         }
         return text
     }
@@ -127,7 +128,7 @@ public final class PlanExecution: Sendable {
         return String(Double(Int(ms * 10)) / 10)
     }
 
-    private func apply(_ index: Int, scheduled: Duration, lateness: Duration) async {
+    private func apply(_ index: Int, scheduled: Duration, due: ContinuousClock.Instant) async {
         let event = timeline.events[index]
         let mechanism: String
         switch self.mechanism(for: event) {
@@ -140,22 +141,22 @@ public final class PlanExecution: Sendable {
         applied.withLock { $0[index] = event }
         do {
             try await perform(event, index: index)
-            run.record(.faultApplied, detail: describe(event, scheduled: scheduled, lateness: lateness, mechanism: mechanism))
+            run.record(.faultApplied, detail: describe(event, scheduled: scheduled, due: due, mechanism: mechanism))
         } catch {
-            run.record(.faultFailed, detail: "\(describe(event, scheduled: scheduled, lateness: lateness, mechanism: mechanism)): \(error)")
+            run.record(.faultFailed, detail: "\(describe(event, scheduled: scheduled, due: due, mechanism: mechanism)): \(error)")
         }
     }
 
-    private func revert(_ index: Int, scheduled: Duration?, lateness: Duration?) async {
+    private func revert(_ index: Int, scheduled: Duration?, due: ContinuousClock.Instant?) async {
         guard let event = applied.withLock({ $0.removeValue(forKey: index) }) else { return }
         let mechanism = (try? self.mechanism(for: event).get()) ?? "-"
         do {
             let summary = try await undo(event, index: index)
-            var detail = describe(event, scheduled: scheduled, lateness: lateness, mechanism: mechanism)
+            var detail = describe(event, scheduled: scheduled, due: due, mechanism: mechanism)
             if let summary { detail += "; \(summary)" }
             run.record(.faultReverted, detail: detail)
         } catch {
-            run.record(.faultFailed, detail: "revert \(describe(event, scheduled: scheduled, lateness: lateness, mechanism: mechanism)): \(error)")
+            run.record(.faultFailed, detail: "revert \(describe(event, scheduled: scheduled, due: due, mechanism: mechanism)): \(error)")
         }
     }
 
