@@ -5,9 +5,9 @@ import Glibc
 #endif
 
 extension SupernodeServer {
-    /// Every IPv4 address of each endpoint's host (literals are kept as they are), without the
-    /// duplicates.
-    static func resolve(_ endpoints: [Endpoint]) -> [Endpoint] {
+    /// Every IPv4 address of each endpoint's host (literals are kept as they are, a name that
+    /// does not resolve too), without the duplicates.
+    public static func resolve(_ endpoints: [Endpoint]) -> [Endpoint] {
         var resolved: [Endpoint] = []
         for endpoint in endpoints {
             var hints = addrinfo()

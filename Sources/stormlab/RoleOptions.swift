@@ -128,24 +128,6 @@ func advertisedEndpoint(listen: Endpoint, advertise: Endpoint?) -> Endpoint? {
     guard listen.host == "0.0.0.0" else { return nil }
     var host = [CChar](repeating: 0, count: 256)
     guard gethostname(&host, host.count) == 0 else { return nil }
-    var hints = addrinfo()
-    hints.ai_family = AF_INET
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-    var result: UnsafeMutablePointer<addrinfo>?
-    guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return nil }
-    defer { freeaddrinfo(result) }
-    var cursor: UnsafeMutablePointer<addrinfo>? = first
-    while let entry = cursor {
-        if let address = entry.pointee.ai_addr {
-            let ipv4 = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-            var copy = ipv4
-            if inet_ntop(AF_INET, &copy, &text, socklen_t(text.count)) != nil {
-                let ip = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-                if !ip.hasPrefix("127.") { return Endpoint(host: ip, port: listen.port) }
-            }
-        }
-        cursor = entry.pointee.ai_next
-    }
-    return nil
+    let name = host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    return SupernodeServer.resolve([Endpoint(host: name, port: listen.port)]).first { !$0.host.hasPrefix("127.") && $0.host != name }
 }
