@@ -235,7 +235,8 @@ struct RunCommand: AsyncParsableCommand {
                 let session = PlanSession(run: run, project: project, plan: plan, timeline: timeline)
                 let result = await session.execute(progress: &progress)
                 let reporting = RunReporting(
-                    lab: labName, run: run, plan: plan, timeline: timeline, result: result, step: session.step)
+                    lab: labName, runID: run.id.description, folder: run.folder, events: run.events, plan: plan,
+                    timeline: timeline, result: result, step: session.step)
                 reporting.write(json: json, junit: junit, html: html, progress: &progress)
                 progress.line("outcome: \(result.outcome) — \(result.explanation)")
                 if result.outcome == "not-steady" { return 3 }

@@ -154,3 +154,49 @@ struct OverlayLoginLoad: LoadGenerator {
 extension Array where Element == String {
     fileprivate var pair: (String, String?) { (first ?? "", count > 1 ? self[1] : nil) }
 }
+
+/// A plan's verdicts over a finished fault phase: at the end of a run, and again by
+/// `stormlab report` over a recorded one.
+struct PlanVerdicts {
+    let plan: FaultPlan
+    let timeline: Timeline
+    let step: Int64
+
+    /// Verdicts and outcome over a whole fault phase that began at `planStart` on the series'
+    /// clock: at the end of a run, and again by `stormlab report`.
+    func judged(_ store: SeriesStore, planStart: Int64, steady: [Verdict]) -> PlanResult {
+        let judge = SLOJudge(plan: plan, timeline: timeline, planStart: planStart, step: step)
+        let verdicts = plan.slos.map { judge.verdict($0, store: store) }
+        let classification = OutcomeClassifier.classify(verdicts: verdicts, metastability: metastabilityCheck(judge, store: store))
+        return PlanResult(
+            outcome: classification.outcome.rawValue, explanation: classification.explanation,
+            decidedBy: classification.decidedBy, steady: steady, verdicts: verdicts, store: store, planStart: planStart,
+            aborted: nil)
+    }
+
+    /// The plan's metastability check over the series, when it has one.
+    func metastabilityCheck(_ judge: SLOJudge, store: SeriesStore) -> MetastabilityCheck? {
+        guard let spec = plan.metastability, let slo = plan.slos.first(where: { $0.name == spec.slo }),
+            let condition = try? Assertions.SLIExpression.parse(slo.expr.text)
+        else { return nil }
+        let evaluator = SLIEvaluator(store: store, lookbackDelta: judge.lookback)
+        let triggerEnd = judge.time(.lastFault)
+        let from = triggerEnd - triggerEnd % step
+        guard let series = try? ConditionSeries.evaluate(condition, with: evaluator, from: from, to: max(from, judge.planEnd), step: step)
+        else { return nil }
+        let signals = spec.signals.compactMap { signal -> AmplificationSignal? in
+            guard let expression = try? Assertions.SLIExpression.parse(signal.expr.text),
+                let matrix = try? evaluator.evaluateRange(expression, from: from, to: max(from, judge.planEnd), step: step)
+            else { return nil }
+            // Several series (by instance, say): the signal is their sum at each step.
+            var sums: [Int64: Double] = [:]
+            for series in matrix { for sample in series.samples { sums[sample.time, default: 0] += sample.value } }
+            let samples = sums.keys.sorted().map { Sample(time: $0, value: sums[$0]!) }
+            return AmplificationSignal(name: signal.name, samples: samples, threshold: signal.above)
+        }
+        return MetastabilityCheck(
+            name: slo.name, triggerEnd: triggerEnd, condition: series, signals: signals,
+            minimumDuration: judge.milliseconds(spec.minimum))
+    }
+
+}

@@ -77,31 +77,6 @@ struct PlanSession {
         return final
     }
 
-    /// The plan's metastability check over the series, when it has one.
-    private func metastabilityCheck(_ judge: SLOJudge, store: SeriesStore) -> MetastabilityCheck? {
-        guard let spec = plan.metastability, let slo = plan.slos.first(where: { $0.name == spec.slo }),
-            let condition = try? Assertions.SLIExpression.parse(slo.expr.text)
-        else { return nil }
-        let evaluator = SLIEvaluator(store: store, lookbackDelta: judge.lookback)
-        let triggerEnd = judge.time(.lastFault)
-        let from = triggerEnd - triggerEnd % step
-        guard let series = try? ConditionSeries.evaluate(condition, with: evaluator, from: from, to: max(from, judge.planEnd), step: step)
-        else { return nil }
-        let signals = spec.signals.compactMap { signal -> AmplificationSignal? in
-            guard let expression = try? Assertions.SLIExpression.parse(signal.expr.text),
-                let matrix = try? evaluator.evaluateRange(expression, from: from, to: max(from, judge.planEnd), step: step)
-            else { return nil }
-            // Several series (by instance, say): the signal is their sum at each step.
-            var sums: [Int64: Double] = [:]
-            for series in matrix { for sample in series.samples { sums[sample.time, default: 0] += sample.value } }
-            let samples = sums.keys.sorted().map { Sample(time: $0, value: sums[$0]!) }
-            return AmplificationSignal(name: signal.name, samples: samples, threshold: signal.above)
-        }
-        return MetastabilityCheck(
-            name: slo.name, triggerEnd: triggerEnd, condition: series, signals: signals,
-            minimumDuration: judge.milliseconds(spec.minimum))
-    }
-
     private func phases(collector: SeriesCollector, progress: inout Progress) async -> PlanResult {
         // Every target scraped once before anything is judged: no SLO starts on missing data.
         let targets = scrapeTargets().count + probes().count
@@ -177,14 +152,14 @@ struct PlanSession {
         }
         await execution.revertAll()
 
-        // Verdicts over the whole phase.
-        let store = collector.store
-        let verdicts = plan.slos.map { judge.verdict($0, store: store) }
-        let classification = OutcomeClassifier.classify(verdicts: verdicts, metastability: metastabilityCheck(judge, store: store))
-        return PlanResult(
-            outcome: aborted == nil ? classification.outcome.rawValue : "aborted",
-            explanation: aborted.map { "guard \($0)" } ?? classification.explanation,
-            decidedBy: aborted == nil ? classification.decidedBy : guards.map(\.name),
-            steady: steady, verdicts: verdicts, store: store, planStart: planStart, aborted: aborted)
+        var result = PlanVerdicts(plan: plan, timeline: timeline, step: step).judged(collector.store, planStart: planStart, steady: steady)
+        if let aborted {
+            result.outcome = "aborted"
+            result.explanation = "guard \(aborted)"
+            result.decidedBy = guards.map(\.name)
+            result.aborted = aborted
+        }
+        return result
     }
+
 }

@@ -9,7 +9,9 @@ import Reports
 struct RunReporting {
     /// The lab's name in reports: its folder's name (two labs may share one compose file).
     let lab: String
-    let run: LabRun
+    let runID: String
+    let folder: String
+    let events: [RunEvent]
     let plan: FaultPlan
     let timeline: Timeline
     let result: PlanResult
@@ -43,27 +45,34 @@ struct RunReporting {
                 end: end, mechanism: event.mechanism ?? PlanExecution.mechanismName(for: event.fault))
         }
         // Event times in the report share the series' clock: the collector started when the lab was ready.
-        let allReady = run.events.first { $0.kind == .allReady }?.monotonic ?? 0
-        let events = run.events.map { event in
+        let allReady = self.events.first { $0.kind == .allReady }?.monotonic ?? 0
+        let events = self.events.map { event in
             RunReport.Event(
                 time: Int64((event.monotonic - allReady) * 1000), kind: event.kind.rawValue, instance: event.instance,
                 detail: event.detail ?? "")
         }
         return RunReport(
-            lab: lab, runtime: .process, seed: plan.seed, runID: run.id.description,
-            startedAt: run.events.first?.wall ?? "", duration: milliseconds(plan.duration), outcome: outcome,
+            lab: lab, runtime: .process, seed: plan.seed, runID: runID,
+            startedAt: self.events.first?.wall ?? "", duration: milliseconds(plan.duration), outcome: outcome,
             decidedBy: result.decidedBy, explanation: result.explanation,
             expectation: RunReport.Expectation.judge(expected, outcome: outcome, steadyState: steady, slos: slos),
             steadyState: steady, slos: slos, faults: faults, events: events)
     }
 
-    /// Writes everything; returns the report.
+    /// Writes everything (the series and `run.json` too, unless `rewriting` a recorded run);
+    /// returns the report.
     @discardableResult
-    func write(json: String?, junit: String?, html: String?, progress: inout Progress) -> RunReport {
+    func write(json: String?, junit: String?, html: String?, rewriting: Bool = false, progress: inout Progress) -> RunReport {
         let report = report()
         do {
-            try ReportFiles.write(result.store.jsonLines(), to: "\(run.folder)/series.jsonl")
-            try ReportFiles.writeAll(report, to: run.folder)
+            if !rewriting {
+                try ReportFiles.write(result.store.jsonLines(), to: "\(folder)/series.jsonl")
+                let record = RunRecord(lab: lab, planFile: plan.file, seed: plan.seed, planStart: result.planStart, step: step)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try ReportFiles.write(String(decoding: try encoder.encode(record), as: UTF8.self) + "\n", to: "\(folder)/run.json")
+            }
+            try ReportFiles.writeAll(report, to: folder)
             if let json { try ReportFiles.write(JSONReport.render(report), to: json) }
             if let junit { try ReportFiles.write(JUnitReport.render(report), to: junit) }
             if let html { try ReportFiles.write(HTMLReport.render(report), to: html) }
@@ -74,7 +83,20 @@ struct RunReporting {
         for line in SummaryTable.render(report, style: style).split(separator: "\n", omittingEmptySubsequences: false) {
             progress.line(String(line))
         }
-        progress.line("reports: \(run.folder)/report.html, report.json, junit.xml, series.jsonl")
+        progress.line("reports: \(folder)/report.html, report.json, junit.xml, series.jsonl")
         return report
     }
+}
+
+/// What `stormlab report` needs to judge a recorded run again, in `run.json`: the plan (by
+/// file, re-resolved with the same seed to the same timeline), and where the fault phase began
+/// on the series' clock.
+struct RunRecord: Codable {
+    var lab: String
+    var planFile: String
+    var seed: UInt64
+    /// Milliseconds from the start of collection to the start of the fault phase.
+    var planStart: Int64
+    /// The evaluation step (the scrape interval), ms.
+    var step: Int64
 }

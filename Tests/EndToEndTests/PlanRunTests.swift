@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Injectors
 import LabSpec
 import Orchestrator
@@ -124,6 +127,18 @@ struct PlanRunTests {
         #expect(FileManager.default.fileExists(atPath: "\(fixture.runFolders.last!)/junit.xml"))
         #expect(FileManager.default.fileExists(atPath: "\(fixture.runFolders.last!)/report.html"))
         #expect(FileManager.default.fileExists(atPath: "\(fixture.runFolders.last!)/series.jsonl"))
+
+        // The JUnit file is well-formed XML with a testcase per SLO.
+        let junit = try Data(contentsOf: URL(fileURLWithPath: "\(fixture.runFolders.last!)/junit.xml"))
+        let parser = XMLParser(data: junit)
+        #expect(parser.parse(), "junit.xml parses: \(String(describing: parser.parserError))")
+        #expect(String(decoding: junit, as: UTF8.self).components(separatedBy: "<testcase").count - 1 >= 2)
+
+        // Judged again from the recorded run: the same verdict.
+        try FileManager.default.removeItem(atPath: "\(fixture.runFolders.last!)/report.json")
+        let (again, text) = try await stormlab(["report", fixture.runFolders.last!], in: fixture.root)
+        #expect(again == .exited(0), "\(text)")
+        #expect(FileManager.default.fileExists(atPath: "\(fixture.runFolders.last!)/report.json"))
     }
 
     @Test func aMalformedFloodAtAuthLeavesItServingValidLogins() async throws {
