@@ -15,11 +15,14 @@ public enum InstanceVariables {
     public static let index = "STORMLAB_INDEX"
     /// The instance's own address (`127.x.y.z` under the process runtime).
     public static let address = "STORMLAB_ADDRESS"
+    /// The address the other instances reach this one at: its own, or the fault proxy's for it
+    /// when the run routes traffic through the proxy. For a server's advertised address.
+    public static let advertise = "STORMLAB_ADVERTISE"
     /// The run's id.
     public static let run = "STORMLAB_RUN"
 
     /// Every per-instance variable name.
-    public static let names: Set<String> = [instance, service, index, address, run]
+    public static let names: Set<String> = [instance, service, index, address, advertise, run]
 
     /// The interpolation lookup the loader uses: the per-instance names stay as `${NAME}`, every
     /// other name comes from `variables`.

@@ -20,6 +20,10 @@ public struct RunConfiguration: Sendable {
     public var executables: [String: String]
     /// The loopback addresses of the run; nil (the default) picks a random block.
     public var addressBlock: AddressBlock?
+    /// Give every instance a second address where the fault proxy listens for it, and resolve
+    /// host references to those, so that instance-to-instance traffic crosses the proxy (for
+    /// latency, reset and blackhole faults). Default false: traffic goes direct.
+    public var routeThroughProxy = false
     /// The host environment every instance starts with, under the lab's `environment`; default
     /// `PATH`, `HOME`, `USER`, `LANG`, `LC_ALL`, `TZ`, `TMPDIR` and `LD_LIBRARY_PATH` from ours.
     public var inheritedEnvironment: [String: String]

@@ -76,6 +76,17 @@ public final class LabRun: Sendable {
                 addresses.append(InstanceAddress(service: service.name, name: "\(service.name)-\(index)", index: index, address: address))
             }
         }
+        if configuration.routeThroughProxy {
+            // The proxy's addresses follow the instances' in the same block.
+            let count = addresses.count
+            for index in addresses.indices {
+                guard let proxy = block.address(count + index) else {
+                    diagnostics.append(Diagnostic(.error, at: SourceLocation(file: project.file, line: 1, column: 1), "too many instances to route through the fault proxy with the addresses from \(block)"))
+                    break
+                }
+                addresses[index].proxyAddress = proxy
+            }
+        }
         let resolver = NameResolver(instances: addresses, serviceNames: project.services.map(\.name), run: id.value)
         self.resolver = resolver
 

@@ -11,13 +11,20 @@ public struct InstanceAddress: Sendable, Hashable, Codable {
     public var index: Int
     /// The instance's own address, `127.x.y.z`.
     public var address: String
+    /// Where the others reach it when the run routes traffic through the fault proxy: the
+    /// proxy's listening address for this instance; nil when traffic goes direct.
+    public var proxyAddress: String?
+
+    /// The address other instances use: the proxy's for it, or its own.
+    public var reachableAddress: String { proxyAddress ?? address }
 
     /// Creates an address record.
-    public init(service: String, name: String, index: Int, address: String) {
+    public init(service: String, name: String, index: Int, address: String, proxyAddress: String? = nil) {
         self.service = service
         self.name = name
         self.index = index
         self.address = address
+        self.proxyAddress = proxyAddress
     }
 }
 
@@ -31,7 +38,8 @@ public struct InstanceAddress: Sendable, Hashable, Codable {
 /// 2. **Host references**: `NAME:PORT`, where NAME is a service or instance name of the lab,
 ///    standing at the start of the string or after one of `, = / @ ( [ ; "` or a space, and
 ///    PORT is a port number (1–65535) not followed by a letter, digit or `.`:
-///    - an instance name (`supernode-2:7200`) becomes that instance's `ADDRESS:PORT`;
+///    - an instance name (`supernode-2:7200`) becomes that instance's `ADDRESS:PORT` (with the
+///      fault proxy in the path, the proxy's address for it: see ``InstanceAddress/proxyAddress``);
 ///    - a service name (`supernode:7200`) becomes every instance's `ADDRESS:PORT`, in instance
 ///      order, joined by commas (one entry for a single-instance service such as `auth`).
 ///
@@ -63,6 +71,7 @@ public struct NameResolver: Sendable {
             InstanceVariables.service: instance.service,
             InstanceVariables.index: String(instance.index),
             InstanceVariables.address: instance.address,
+            InstanceVariables.advertise: instance.reachableAddress,
             InstanceVariables.run: run,
         ]
     }
@@ -140,7 +149,7 @@ public struct NameResolver: Sendable {
             } else {
                 addresses = byService[name] ?? []
             }
-            return (addresses.map { "\($0.address):\(port)" }.joined(separator: ","), end - start)
+            return (addresses.map { "\($0.reachableAddress):\(port)" }.joined(separator: ","), end - start)
         }
         return nil
     }

@@ -16,6 +16,16 @@ public protocol LoadGenerator: Sendable {
     func run(_ fault: Fault, targets: [(name: String, address: String)]) async -> String
 }
 
+/// The fault proxy as the plan sees it: toxics by name on directed links between instances. The
+/// CLI plugs the real proxy in when the run routes traffic through it.
+public protocol ProxyControl: Sendable {
+    /// Applies `fault` (latency, reset or blackhole) to traffic from each link's `from` instance
+    /// to its `to` instance, under `name`.
+    func apply(_ fault: Fault, links: [Link], named name: String) async throws
+    /// Removes what `apply` did under `name`; harmless when nothing is there.
+    func revert(named name: String) async
+}
+
 /// Carries out a resolved timeline against a running lab: every fault applied at its offset from
 /// the plan's start and reverted at its end, with the scheduled and actual times and the
 /// mechanism in the event log. Cancelling ``execute()`` reverts everything still applied, and
@@ -29,16 +39,21 @@ public final class PlanExecution: Sendable {
     public let run: LabRun
     public let timeline: Timeline
     private let load: (any LoadGenerator)?
+    private let proxy: (any ProxyControl)?
     private let nftables: NFTables?
     private let applied = Mutex<[Int: TimelineEvent]>([:])
     private let loadTasks = Mutex<[Int: Task<String, Never>]>([:])
 
     /// - Parameter nftables: whether packet faults may use nftables (root); nil decides by
     ///   whether it is usable here.
-    public init(run: LabRun, timeline: Timeline, load: (any LoadGenerator)? = nil, nftables: Bool? = nil) {
+    public init(
+        run: LabRun, timeline: Timeline, load: (any LoadGenerator)? = nil, proxy: (any ProxyControl)? = nil,
+        nftables: Bool? = nil
+    ) {
         self.run = run
         self.timeline = timeline
         self.load = load
+        self.proxy = proxy
         self.nftables = (nftables ?? NFTables.isUsable) ? NFTables(runID: run.id.description) : nil
     }
 
@@ -48,7 +63,7 @@ public final class PlanExecution: Sendable {
         switch fault {
         case .kill, .terminate, .restart, .pause, .massRestart, .churn: "signals"
         case .partition, .loss, .bandwidth: nftables ? "nftables" : "unavailable (needs root)"
-        case .latency, .reset, .blackhole: "unavailable (fault proxy not wired)"
+        case .latency, .reset, .blackhole: "fault-proxy"
         case .malformedFlood: "raw-tcp"
         case .loginStorm: "load"
         }
@@ -63,7 +78,8 @@ public final class PlanExecution: Sendable {
             if nftables != nil { return .success("nftables") }
             return .failure(PlanExecutionError(message: "\(event.kind) needs nftables (run as root with nft installed); the fault proxy path is not wired into the process runtime yet"))
         case .latency, .reset, .blackhole:
-            return .failure(PlanExecutionError(message: "\(event.kind) needs the fault proxy, which is not wired into the process runtime yet"))
+            if proxy != nil { return .success("fault-proxy") }
+            return .failure(PlanExecutionError(message: "\(event.kind) needs the fault proxy in the path, and this run does not route through it"))
         case .malformedFlood:
             return .success("raw-tcp")
         case .loginStorm:
@@ -192,7 +208,7 @@ public final class PlanExecution: Sendable {
             let targets = addresses(of: event.instances)
             startLoad(index) { await load.run(event.fault, targets: targets) }
         case .latency, .reset, .blackhole:
-            break
+            try await proxy?.apply(event.fault, links: event.links, named: ruleName(event, index: index))
         }
     }
 
@@ -210,7 +226,7 @@ public final class PlanExecution: Sendable {
             task.cancel()
             return await task.value
         case .latency, .reset, .blackhole:
-            break
+            await proxy?.revert(named: ruleName(event, index: index))
         }
         return nil
     }

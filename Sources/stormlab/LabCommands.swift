@@ -70,10 +70,12 @@ struct LabOptions: ParsableArguments {
     }
 
     /// Prepares a run, mapping an invalid lab to exit 2 and other failures to exit 3.
-    func prepare(_ project: ComposeProject) throws -> LabRun {
+    func prepare(_ project: ComposeProject, routeThroughProxy: Bool = false) throws -> LabRun {
         do {
             var logger = Logger(label: "stormlab.orchestrator") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = .warning
+            var configuration = self.configuration
+            configuration.routeThroughProxy = routeThroughProxy
             return try LabRun(project: project, configuration: configuration, logger: logger)
         } catch {
             printError(error.description)
@@ -213,9 +215,19 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let project = try options.load()
         let planned = try loadPlan(lab: options.lab, project: project, seed: seed)
-        let run = try options.prepare(project)
+        let routed = planned?.0.needsProxy ?? false
+        let run = try options.prepare(project, routeThroughProxy: routed)
         var progress = Progress()
         progress.line("run \(run.id): \(run.instances.count) instances; folder \(run.folder)")
+        // Latency, reset and blackhole need the fault proxy between the instances.
+        let proxy: ProxyRouting?
+        do {
+            proxy = routed ? try await ProxyRouting(run: run, project: project) : nil
+        } catch {
+            progress.line("error: could not start the fault proxy: \(error)")
+            throw LabExit.labFailed
+        }
+        if routed { progress.line("traffic between instances goes through the fault proxy") }
         let hold = Duration.milliseconds(Int64(duration * 1000))
         let (junit, json, html) = (self.junit, self.json, self.html)
         let labName = options.labName
@@ -232,7 +244,7 @@ struct RunCommand: AsyncParsableCommand {
                     try await Task.sleep(for: hold)
                     return 0
                 }
-                let session = PlanSession(run: run, project: project, plan: plan, timeline: timeline)
+                let session = PlanSession(run: run, project: project, plan: plan, timeline: timeline, proxy: proxy)
                 let result = await session.execute(progress: &progress)
                 let reporting = RunReporting(
                     lab: labName, runID: run.id.description, folder: run.folder, events: run.events, plan: plan,
@@ -243,6 +255,7 @@ struct RunCommand: AsyncParsableCommand {
                 return result.passed ? 0 : 1
             }
         }
+        await proxy?.shutdown()
         progress.line("stopped; events in \(run.eventsPath)")
         guard let status = finished else { throw LabExit.interrupted }
         if status != 0 { throw ExitCode(status) }

@@ -25,6 +25,8 @@ struct PlanSession {
     let project: ComposeProject
     let plan: FaultPlan
     let timeline: Timeline
+    /// The fault proxy in the path, when the plan needs it.
+    var proxy: (any ProxyControl)? = nil
 
     var step: Int64 { max(10, SLOJudge(plan: plan, timeline: timeline, planStart: 0, step: 1).milliseconds(plan.scrapeInterval)) }
 
@@ -117,7 +119,7 @@ struct PlanSession {
         let planStart = collector.now()
         let origin = ContinuousClock.now
         let judge = SLOJudge(plan: plan, timeline: timeline, planStart: planStart, step: step)
-        let execution = PlanExecution(run: run, timeline: timeline, load: OverlayLoginLoad.discover(in: run))
+        let execution = PlanExecution(run: run, timeline: timeline, load: OverlayLoginLoad.discover(in: run), proxy: proxy)
         let guards = plan.slos.filter(\.abort)
         progress.line("plan: \(timeline.events.count) fault events over \(Timeline.format(plan.duration)), seed \(plan.seed)")
         var aborted: String?

@@ -160,6 +160,37 @@ struct PlanRunTests {
         #expect(!events.contains { $0.kind == .exit && $0.instance == "auth-1" && $0.monotonic < (events.first { $0.kind == .planEnded }?.monotonic ?? 0) })
     }
 
+    /// 300 ms each way between the client and auth, through the fault proxy: a login's round
+    /// trip takes 600 ms more. Tolerance: the median login (histogram-interpolated, buckets at
+    /// 0.5 s and 1 s) lands between 0.5 s and 1 s while the latency is on, under 0.1 s after.
+    @Test func latencyThroughTheFaultProxySlowsLoginsByTheConfiguredDelay() async throws {
+        let plan = """
+            seed: 1
+            duration: 16s
+            steady-state:
+              timeout: 30s
+              hold: 1s
+              slos:
+                - {name: online, expr: "sum(stormlab_client_online) >= 10", always: {}}
+            steps:
+              - {name: slow, at: 1s, for: 8s, latency: {from: {service: client}, to: {service: auth}, delay: 300ms}}
+              - {name: relogin, at: 2s, restart: {instances: [client-1], downtime: 500ms}}
+              - {name: relogin-after, at: 10s, restart: {instances: [client-1], downtime: 500ms}}
+            slos:
+              - name: slowed
+                expr: 'histogram_quantile(0.5, sum by (le) (increase(stormlab_client_login_duration_seconds_bucket[3s]))) > 0.5 and histogram_quantile(0.5, sum by (le) (increase(stormlab_client_login_duration_seconds_bucket[3s]))) < 1'
+                eventually: {after: relogin, within: 6s}
+              - name: fast-again
+                expr: 'histogram_quantile(0.5, sum by (le) (increase(stormlab_client_login_duration_seconds_bucket[3s]))) < 0.1'
+                eventually: {after: relogin-after, within: 4s}
+            """
+        let (end, output, events, fixture) = try await run(compose: overlayCompose, plan: plan)
+        defer { fixture.remove() }
+        #expect(end == .exited(0), "\(output)")
+        #expect(events.contains { $0.kind == .faultApplied && $0.detail?.contains("via fault-proxy") == true })
+        #expect(events.contains { $0.kind == .faultReverted && $0.detail?.contains("latency") == true })
+    }
+
     @Test func aViolatedGuardAbortsTheRunAndRevertsItsFaults() async throws {
         let plan = """
             seed: 1
