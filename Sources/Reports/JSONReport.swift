@@ -81,7 +81,7 @@ public enum JSONReport {
 }
 
 /// A JSON string literal for `text`, escaping quotes, backslashes, controls and U+2028/9.
-func jsonString(_ text: String) -> String {
+public func jsonString(_ text: String) -> String {
     var out = "\""
     for scalar in text.unicodeScalars {
         switch scalar {

@@ -203,14 +203,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seed for the plan's random choices (default: the plan's).")
     var seed: UInt64?
 
-    @Option(help: "Also write the JUnit XML report here.")
-    var junit: String?
-
-    @Option(help: "Also write report.json here.")
-    var json: String?
-
-    @Option(help: "Also write the HTML report here.")
-    var html: String?
+    @OptionGroup var reports: ReportPaths
 
     func run() async throws {
         let project = try options.load()
@@ -229,7 +222,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         if routed { progress.line("traffic between instances goes through the fault proxy") }
         let hold = Duration.milliseconds(Int64(duration * 1000))
-        let (junit, json, html) = (self.junit, self.json, self.html)
+        let reports = self.reports
         let labName = options.labName
         let finished = try await run.run { run in
             try await untilSignal { () async throws -> Int32 in
@@ -249,7 +242,7 @@ struct RunCommand: AsyncParsableCommand {
                 let reporting = RunReporting(
                     lab: labName, runID: run.id.description, folder: run.folder, events: run.events, plan: plan,
                     timeline: timeline, result: result, step: session.step)
-                reporting.write(json: json, junit: junit, html: html, progress: &progress)
+                reporting.write(reports, progress: &progress)
                 progress.line("outcome: \(result.outcome) — \(result.explanation)")
                 if result.outcome == "not-steady" { return 3 }
                 return result.passed ? 0 : 1
@@ -260,6 +253,18 @@ struct RunCommand: AsyncParsableCommand {
         guard let status = finished else { throw LabExit.interrupted }
         if status != 0 { throw ExitCode(status) }
     }
+}
+
+/// Where to write copies of a run's reports, besides its run folder.
+struct ReportPaths: ParsableArguments {
+    @Option(help: "Also write the JUnit XML report here.")
+    var junit: String?
+
+    @Option(help: "Also write report.json here.")
+    var json: String?
+
+    @Option(help: "Also write the HTML report here.")
+    var html: String?
 }
 
 struct PlanCommand: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Assertions
 import Foundation
+import Reports
 
 struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -129,6 +130,6 @@ struct QueryCommand: AsyncParsableCommand {
     static func seconds(_ ms: Int64) -> String { String(format: "%.3fs", Double(ms) / 1000) }
     static func value(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value) }
     static func json(_ labels: Labels) -> String {
-        "{" + labels.map { "\"\($0.name)\":\"\($0.value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"" }.joined(separator: ",") + "}"
+        "{" + labels.map { "\(jsonString($0.name)):\(jsonString($0.value))" }.joined(separator: ",") + "}"
     }
 }

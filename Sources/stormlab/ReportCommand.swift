@@ -19,14 +19,7 @@ struct ReportCommand: AsyncParsableCommand {
     @Argument(help: "A run folder (.stormlab/runs/ID) of a run with a plan.")
     var run: String
 
-    @Option(help: "Also write the JUnit XML report here.")
-    var junit: String?
-
-    @Option(help: "Also write report.json here.")
-    var json: String?
-
-    @Option(help: "Also write the HTML report here.")
-    var html: String?
+    @OptionGroup var reports: ReportPaths
 
     struct LabRecordProject: Decodable {
         var project: ComposeProject
@@ -71,7 +64,7 @@ struct ReportCommand: AsyncParsableCommand {
         let reporting = RunReporting(
             lab: record.lab, runID: runID, folder: run, events: events, plan: plan, timeline: timeline, result: result,
             step: record.step)
-        reporting.write(json: json, junit: junit, html: html, rewriting: true, progress: &progress)
+        reporting.write(reports, rewriting: true, progress: &progress)
         progress.line("outcome: \(result.outcome) — \(result.explanation)")
         if !result.passed { throw ExitCode(1) }
     }

@@ -62,7 +62,7 @@ struct RunReporting {
     /// Writes everything (the series and `run.json` too, unless `rewriting` a recorded run);
     /// returns the report.
     @discardableResult
-    func write(json: String?, junit: String?, html: String?, rewriting: Bool = false, progress: inout Progress) -> RunReport {
+    func write(_ copies: ReportPaths, rewriting: Bool = false, progress: inout Progress) -> RunReport {
         let report = report()
         do {
             if !rewriting {
@@ -73,9 +73,9 @@ struct RunReporting {
                 try ReportFiles.write(String(decoding: try encoder.encode(record), as: UTF8.self) + "\n", to: "\(folder)/run.json")
             }
             try ReportFiles.writeAll(report, to: folder)
-            if let json { try ReportFiles.write(JSONReport.render(report), to: json) }
-            if let junit { try ReportFiles.write(JUnitReport.render(report), to: junit) }
-            if let html { try ReportFiles.write(HTMLReport.render(report), to: html) }
+            if let json = copies.json { try ReportFiles.write(JSONReport.render(report), to: json) }
+            if let junit = copies.junit { try ReportFiles.write(JUnitReport.render(report), to: junit) }
+            if let html = copies.html { try ReportFiles.write(HTMLReport.render(report), to: html) }
         } catch {
             progress.line("error: could not write a report: \(error)")
         }
