@@ -12,7 +12,7 @@ struct Stormlab: AsyncParsableCommand {
             after a supernode is killed.
             """,
         subcommands: [
-            UpCommand.self, RunCommand.self, PlanCommand.self, SuiteCommand.self, QueryCommand.self, ReportCommand.self, ValidateCommand.self, CleanupCommand.self,
+            UpCommand.self, RunCommand.self, PlanCommand.self, SuiteCommand.self, SweepCommand.self, QueryCommand.self, ReportCommand.self, ValidateCommand.self, CleanupCommand.self,
             AuthCommand.self, SupernodeCommand.self, ClientCommand.self, DemoCommand.self, BenchCommand.self,
             ProbeCommand.self,
         ]

@@ -82,10 +82,11 @@ struct SuiteCommand: AsyncParsableCommand {
     }
 
     /// Runs `stormlab run LAB` as a child process (each lab in its own orchestrator) with its
-    /// output passed through; returns the exit status.
-    static func runLab(_ lab: String, json: String, runs: String) throws -> Int32 {
+    /// output passed through, `variables` added to its environment; returns the exit status.
+    static func runLab(_ lab: String, json: String, runs: String, variables: [String: String] = [:]) throws -> Int32 {
         var environment = ProcessInfo.processInfo.environment
         environment["STORMLAB_SUITE"] = "1"
+        environment.merge(variables) { $1 }
         let pid = try ChildProcess.spawn(SpawnOptions(
             executable: ownExecutablePath(), arguments: ["run", lab, "--runs", runs, "--json", json],
             environment: environment, newProcessGroup: false))
