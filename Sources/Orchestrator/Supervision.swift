@@ -552,7 +552,18 @@ extension LabRun {
             close(fds[0])
             state.withLock { state in
                 state.instances[name]?.spawning = false
-                fail(&state, instance: name, "cannot start \(name) (\(plan.executable)): \(error)")
+                let message = "cannot start \(name) (\(plan.executable)): \(error)"
+                guard var instance = state.instances[name], instance.started, !state.stopping else {
+                    fail(&state, instance: name, message)
+                    return
+                }
+                // A restart that cannot exec (the binary being replaced, say) is tried again with
+                // the restart backoff; only a lab that cannot start at all fails the run.
+                let delay = min(Duration.milliseconds(100) * (1 << min(instance.backoff, 10)), .seconds(5))
+                instance.backoff += 1
+                instance.restartAt = .now + delay
+                state.instances[name] = instance
+                eventLog.record(.startFailed, instance: name, detail: "\(message); trying again in \(Self.seconds(delay))")
             }
         }
     }

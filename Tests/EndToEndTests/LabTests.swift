@@ -288,6 +288,39 @@ struct LabTests {
         #expect(baseReady.monotonic <= flakyStart.monotonic)
     }
 
+    /// A restart that cannot exec (here: the program lost its execute bit, as while a binary is
+    /// replaced) is tried again with the restart backoff instead of failing the run, and the
+    /// instance comes back once it can.
+    @Test(.timeLimit(.minutes(1)))
+    func aRestartThatCannotExecIsTriedAgain() async throws {
+        let fixture = try LabFixture(compose: """
+            services:
+              node:
+                image: busybox
+                restart: always
+                x-stormlab: {executable: [./node.sh]}
+            """)
+        defer { fixture.remove() }
+        let script = "\(fixture.lab)/node.sh"
+        try "#!/bin/sh\nexec sleep 300\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let project = try loadLab(fixture.lab)
+        let run = try LabRun(project: project, configuration: runConfiguration(runs: fixture.runs), logger: quietLogger)
+        let events = try await run.run { run in
+            try await run.waitUntilReady()
+            chmod(script, 0o644)
+            run.signal("node-1", SIGKILL)
+            let retried = await eventually(within: .seconds(5)) {
+                run.events.contains { $0.kind == .startFailed && $0.detail?.contains("trying again") == true }
+            }
+            #expect(retried)
+            chmod(script, 0o755)
+            #expect(await eventually(within: .seconds(10)) { run.status().first?.phase == .ready && run.status().first?.pid != nil })
+            return run.events
+        }
+        #expect(events.filter { $0.kind == .start && $0.instance == "node-1" }.count >= 2)
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func pausedInstanceIsRecordedAsAWatchdogMiss() async throws {
         let fixture = try LabFixture(compose: """
