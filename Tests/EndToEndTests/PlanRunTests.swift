@@ -100,6 +100,48 @@ struct PlanRunTests {
         }
     }
 
+    /// Seeded churn: each targeted instance goes down and comes back on its own schedule within
+    /// the window, and everything runs again afterwards.
+    @Test func churnTakesInstancesDownAndBringsThemBackWithinTheWindow() async throws {
+        let compose = """
+            services:
+              peer:
+                image: sleeper
+                command: ["3600"]
+                deploy: {replicas: 6}
+                restart: always
+                x-stormlab: {executable: [/bin/sleep]}
+            """
+        let plan = """
+            seed: 11
+            duration: 6s
+            steps:
+              - name: churn
+                at: 500ms
+                churn:
+                  service: peer
+                  count: 4
+                  window: 4s
+                  session: {exponential: {mean: 800ms}}
+                  downtime: {exponential: {mean: 300ms}}
+            """
+        let (end, output, events, fixture) = try await run(compose: compose, plan: plan)
+        defer { fixture.remove() }
+        #expect(end == .exited(0), "\(output)")
+        let applied = events.filter { $0.kind == .faultApplied && $0.detail?.contains("churn") == true }
+        let reverted = events.filter { $0.kind == .faultReverted && $0.detail?.contains("churn") == true }
+        #expect(applied.count >= 4, "several down periods: \(applied.count)")
+        #expect(reverted.count == applied.count)
+        let churned = Set(events.filter { $0.kind == .exit && $0.signal == SIGKILL }.compactMap(\.instance))
+        #expect(churned.count == 4, "exactly the 4 chosen instances went down: \(churned)")
+        // Every churned instance started again after each kill.
+        for name in churned {
+            let kills = events.filter { $0.kind == .exit && $0.instance == name && $0.signal == SIGKILL }.count
+            let starts = events.filter { $0.kind == .start && $0.instance == name }.count
+            #expect(starts == kills + 1, "\(name): \(kills) kills, \(starts) starts")
+        }
+    }
+
     @Test func pauseStopsAnInstanceAndResumeBringsItBack() async throws {
         let plan = """
             seed: 1
