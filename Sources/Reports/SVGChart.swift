@@ -77,8 +77,12 @@ struct SVGChart {
         let plotBottom = top + plotHeight
         let plotRight = left + plotWidth
 
-        // Fault windows, behind everything, labelled with the step name in the top margin.
-        for fault in faults {
+        // Fault windows, behind everything, labelled with the step name in the top margin: once
+        // per step, and only where the label does not run into the previous one (a wave of many
+        // windows would otherwise print its name on top of itself).
+        var labelled: Set<String> = []
+        var labelEnd = -Double.infinity
+        for fault in faults.sorted(by: { $0.start < $1.start }) {
             let x0 = xScale.map(Double(fault.start))
             let x1 = xScale.map(Double(fault.end ?? xMax))
             guard x1 >= left, x0 <= plotRight else { continue }
@@ -87,7 +91,15 @@ struct SVGChart {
             svg += "<g class=\"fault\"><title>\(escapeMarkup(faultTitle(fault)))</title>"
             svg += "<rect x=\"\(coordinate(clipped0))\" y=\"\(coordinate(top))\" width=\"\(coordinate(clipped1 - clipped0))\""
             svg += " height=\"\(coordinate(plotHeight))\"/>"
-            svg += "<text x=\"\(coordinate(clipped0 + 2))\" y=\"\(coordinate(top - 6))\">\(escapeMarkup(fault.step))</text></g>"
+            // About 6 px a character at the label's font size; a label pushed right by the one
+            // before it still has to start inside its own window.
+            let labelX = Swift.max(clipped0 + 2, labelEnd)
+            if !labelled.contains(fault.step), labelX < Swift.max(clipped1, clipped0 + 3) {
+                labelled.insert(fault.step)
+                labelEnd = labelX + Double(fault.step.count) * 6 + 6
+                svg += "<text x=\"\(coordinate(labelX))\" y=\"\(coordinate(top - 6))\">\(escapeMarkup(fault.step))</text>"
+            }
+            svg += "</g>"
         }
 
         // Violation intervals: a translucent band over the plot and a solid bar under the x axis

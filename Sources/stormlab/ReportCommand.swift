@@ -58,8 +58,14 @@ struct ReportCommand: AsyncParsableCommand {
             throw LabExit.invalidInput
         }
         let events = RunEvent.read(path: "\(run)/events.jsonl")
+        // Steady state held over the `hold` just before the fault phase began.
+        let judge = SLOJudge(plan: plan, timeline: timeline, planStart: record.planStart, step: record.step)
+        let hold = judge.milliseconds(plan.steadyState.hold)
+        let steady = plan.steadyState.slos.map {
+            judge.judge($0, form: .always, from: max(0, record.planStart - hold), to: record.planStart, store: store)
+        }
         let result = PlanVerdicts(plan: plan, timeline: timeline, step: record.step)
-            .judged(store, planStart: record.planStart, steady: [])
+            .judged(store, planStart: record.planStart, steady: steady)
         let runID = (run as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? run
         let reporting = RunReporting(
             lab: record.lab, runID: runID, folder: run, events: events, plan: plan, timeline: timeline, result: result,
