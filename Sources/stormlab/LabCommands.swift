@@ -85,8 +85,7 @@ struct LabOptions: ParsableArguments {
 }
 
 func printError(_ text: String) {
-    var bytes = Array((text + "\n").utf8)
-    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    writeText(text + "\n", to: 2)
 }
 
 /// Runs `body` until it returns or SIGINT/SIGTERM arrives; returns nil on a signal (the body is

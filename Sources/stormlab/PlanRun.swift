@@ -54,19 +54,15 @@ struct SLOJudge {
     /// stopped being scraped is gone after a few intervals.
     var lookback: Int64 { max(1000, step * 4) }
 
-    func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-    }
-
-    var planEnd: Int64 { planStart + milliseconds(plan.duration) }
+    var planEnd: Int64 { planStart + plan.duration.milliseconds }
 
     func time(_ anchor: TimeAnchor) -> Int64 {
-        planStart + milliseconds(timeline.time(of: anchor) ?? plan.duration)
+        planStart + (timeline.time(of: anchor) ?? plan.duration).milliseconds
     }
 
     func window(_ window: SLOWindow) -> (Int64, Int64) {
         guard let range = timeline.interval(of: window) else { return (planStart, planEnd) }
-        return (planStart + milliseconds(range.lowerBound), planStart + milliseconds(range.upperBound))
+        return (planStart + range.lowerBound.milliseconds, planStart + range.upperBound.milliseconds)
     }
 
     /// The verdict of one SLO, or an evaluation error as a failed verdict.
@@ -78,11 +74,11 @@ struct SLOJudge {
             (form, from, to) = (.always, a, b)
         case .eventually(let within, let after):
             let start = time(after)
-            (form, from, to) = (.eventually(within: milliseconds(within)), start, start + milliseconds(within))
+            (form, from, to) = (.eventually(within: within.milliseconds), start, start + within.milliseconds)
         case .recovers(let after, let within, let hold):
             let start = time(after)
-            (form, from, to) = (.recovers(within: milliseconds(within), hold: milliseconds(hold)), start,
-                                max(planEnd, start + milliseconds(within) + milliseconds(hold)))
+            (form, from, to) = (.recovers(within: within.milliseconds, hold: hold.milliseconds), start,
+                                max(planEnd, start + within.milliseconds + hold.milliseconds))
         case .budget(let maxBad, let w):
             let (a, b) = window(w)
             (form, from, to) = (.budget(maxBadFraction: maxBad), a, b)
@@ -196,7 +192,7 @@ struct PlanVerdicts {
         }
         return MetastabilityCheck(
             name: slo.name, triggerEnd: triggerEnd, condition: series, signals: signals,
-            minimumDuration: judge.milliseconds(spec.minimum))
+            minimumDuration: spec.minimum.milliseconds)
     }
 
 }

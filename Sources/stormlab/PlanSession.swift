@@ -28,7 +28,7 @@ struct PlanSession {
     /// The fault proxy in the path, when the plan needs it.
     var proxy: (any ProxyControl)? = nil
 
-    var step: Int64 { max(10, SLOJudge(plan: plan, timeline: timeline, planStart: 0, step: 1).milliseconds(plan.scrapeInterval)) }
+    var step: Int64 { max(10, plan.scrapeInterval.milliseconds) }
 
     /// Every instance that declares `x-stormlab.metrics`.
     func scrapeTargets() -> [ScrapeTarget] {
@@ -89,7 +89,7 @@ struct PlanSession {
 
         // Steady state: every steady-state SLO holds over the last `hold`, within `timeout`.
         let steadySLOs = plan.steadyState.slos
-        let hold = SLOJudge(plan: plan, timeline: timeline, planStart: 0, step: step).milliseconds(plan.steadyState.hold)
+        let hold = plan.steadyState.hold.milliseconds
         let deadline = ContinuousClock.now + plan.steadyState.timeout
         var steady: [Verdict] = []
         if !steadySLOs.isEmpty {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Collector
+import OverlayWire
 
 struct ProbeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,25 +36,20 @@ struct ProbeCommand: AsyncParsableCommand {
         let probe: Probe
         switch kind {
         case .tcp:
-            guard let (host, port) = Self.hostPort(target) else { throw ValidationError("expected host:port, got \(target)") }
-            probe = Probe(name: "probe", kind: .tcp(host: host, port: port), timeout: .seconds(timeout))
+            guard let endpoint = Endpoint(parsing: target) else { throw ValidationError("expected host:port, got \(target)") }
+            probe = Probe(name: "probe", kind: .tcp(host: endpoint.host, port: Int(endpoint.port)), timeout: .seconds(timeout))
         case .http:
             guard target.hasPrefix("http://") else { throw ValidationError("expected http://host:port/path, got \(target)") }
             let rest = target.dropFirst("http://".count)
             let authority = rest.prefix { $0 != "/" }
             let path = rest.dropFirst(authority.count)
-            guard let (host, port) = Self.hostPort(String(authority)) else { throw ValidationError("expected host:port in \(target)") }
+            guard let endpoint = Endpoint(parsing: authority) else { throw ValidationError("expected host:port in \(target)") }
             probe = Probe(
-                name: "probe", kind: .http(host: host, port: port, path: path.isEmpty ? "/" : String(path), status: status, bodyContains: contains),
+                name: "probe",
+                kind: .http(host: endpoint.host, port: Int(endpoint.port), path: path.isEmpty ? "/" : String(path), status: status, bodyContains: contains),
                 timeout: .seconds(timeout)
             )
         }
         if !(await probe.check()) { throw ExitCode(1) }
-    }
-
-    private static func hostPort(_ text: String) -> (String, Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
-        let host = String(text[..<colon])
-        return host.isEmpty ? nil : (host, port)
     }
 }

@@ -60,7 +60,7 @@ struct ReportCommand: AsyncParsableCommand {
         let events = RunEvent.read(path: "\(run)/events.jsonl")
         // Steady state held over the `hold` just before the fault phase began.
         let judge = SLOJudge(plan: plan, timeline: timeline, planStart: record.planStart, step: record.step)
-        let hold = judge.milliseconds(plan.steadyState.hold)
+        let hold = plan.steadyState.hold.milliseconds
         let steady = plan.steadyState.slos.map {
             judge.judge($0, form: .always, from: max(0, record.planStart - hold), to: record.planStart, store: store)
         }

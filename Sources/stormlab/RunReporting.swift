@@ -33,15 +33,14 @@ struct RunReporting {
         let steady = result.steady.map { slo($0, byName[$0.name]) }
         let outcome = RunReport.Outcome(rawValue: result.outcome) ?? .error
         let expected = RunReport.Expectation.Result(rawValue: plan.expect.rawValue) ?? .pass
-        let milliseconds = { (duration: Duration) in duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000 }
         let faults = timeline.events.map { event -> RunReport.FaultWindow in
             let end: Int64? = switch event.revert {
-            case .at(let time): result.planStart + milliseconds(time)
-            case .atRunEnd: result.planStart + milliseconds(plan.duration)
+            case .at(let time): result.planStart + time.milliseconds
+            case .atRunEnd: result.planStart + plan.duration.milliseconds
             case .none: nil
             }
             return RunReport.FaultWindow(
-                step: event.step, kind: event.kind.name, targets: event.instances, start: result.planStart + milliseconds(event.time),
+                step: event.step, kind: event.kind.name, targets: event.instances, start: result.planStart + event.time.milliseconds,
                 end: end, mechanism: event.mechanism ?? PlanExecution.mechanismName(for: event.fault))
         }
         // Event times in the report share the series' clock: the collector started when the lab was ready.
@@ -53,7 +52,7 @@ struct RunReporting {
         }
         return RunReport(
             lab: lab, runtime: .process, seed: plan.seed, runID: runID,
-            startedAt: self.events.first?.wall ?? "", duration: milliseconds(plan.duration), outcome: outcome,
+            startedAt: self.events.first?.wall ?? "", duration: plan.duration.milliseconds, outcome: outcome,
             decidedBy: result.decidedBy, explanation: result.explanation,
             expectation: RunReport.Expectation.judge(expected, outcome: outcome, steadyState: steady, slos: slos),
             steadyState: steady, slos: slos, faults: faults, events: events)

@@ -34,8 +34,7 @@ struct Progress {
     }
 
     private func write(_ text: String) {
-        var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress, $0.count) }
+        writeText(text, to: 1)
     }
 }
 
@@ -69,6 +68,19 @@ func residentBytes(pid: Int32) -> Int? {
         }
     }
     return nil
+}
+
+extension Duration {
+    /// Whole milliseconds, the unit of series and plan times.
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// Writes `text` to a file descriptor in one call (a line never interleaves with another's).
+func writeText(_ text: String, to fd: Int32) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
 }
 
 func formatSeconds(_ duration: Duration) -> String {

@@ -39,6 +39,20 @@ private let overlayCompose = """
         x-stormlab: {notify: true, metrics: {port: 9300}}
     """
 
+/// A lab of `replicas` sleeping processes that are restarted whenever they exit: cheap targets for
+/// process faults.
+private func sleepers(_ service: String, replicas: Int) -> String {
+    """
+    services:
+      \(service):
+        image: sleeper
+        command: ["3600"]
+        deploy: {replicas: \(replicas)}
+        restart: always
+        x-stormlab: {executable: [/bin/sleep]}
+    """
+}
+
 /// Plans carried out on real processes: the exit status is the verdict of the plan's SLOs, and
 /// the event log shows every apply and revert.
 @Suite(.serialized, .timeLimit(.minutes(2)), .enabled(if: Libsystemd.isAvailable, "libsystemd.so.0 is not installed on this host"))
@@ -52,15 +66,7 @@ struct PlanRunTests {
     }
 
     @Test func aMassRestartOfEightyPercentOfTwentyHitsExactlySixteenEachBackAfterItsDowntime() async throws {
-        let compose = """
-            services:
-              node:
-                image: sleeper
-                command: ["3600"]
-                deploy: {replicas: 20}
-                restart: always
-                x-stormlab: {executable: [/bin/sleep]}
-            """
+        let compose = sleepers("node", replicas: 20)
         let plan = """
             seed: 7
             duration: 6s
@@ -103,15 +109,7 @@ struct PlanRunTests {
     /// Seeded churn: each targeted instance goes down and comes back on its own schedule within
     /// the window, and everything runs again afterwards.
     @Test func churnTakesInstancesDownAndBringsThemBackWithinTheWindow() async throws {
-        let compose = """
-            services:
-              peer:
-                image: sleeper
-                command: ["3600"]
-                deploy: {replicas: 6}
-                restart: always
-                x-stormlab: {executable: [/bin/sleep]}
-            """
+        let compose = sleepers("peer", replicas: 6)
         let plan = """
             seed: 11
             duration: 6s
