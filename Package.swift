@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Assertions", targets: ["Assertions"]),
         .library(name: "FaultProxy", targets: ["FaultProxy"]),
         .library(name: "Orchestrator", targets: ["Orchestrator"]),
+        .library(name: "DockerEngine", targets: ["DockerEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -66,6 +67,16 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
+        // A small Docker Engine API client over the engine's unix socket (HTTP/1.1 on NIO).
+        .target(
+            name: "DockerEngine",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Runtimes, supervision, run folders, ledgers and cleanup.
         .target(
             name: "Orchestrator",
@@ -73,6 +84,7 @@ let package = Package(
                 "LabSpec",
                 "Systemd",
                 "Injectors",
+                "DockerEngine",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -145,6 +157,16 @@ let package = Package(
             name: "LabSpecTests",
             dependencies: ["LabSpec", .product(name: "Yams", package: "Yams")],
             exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "DockerEngineTests",
+            dependencies: [
+                "DockerEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabSpec"], swiftSettings: strictSettings),

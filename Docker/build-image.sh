@@ -28,9 +28,9 @@ for file in "$binary" "$libsystemd"; do
 done | sort -u | while read -r library; do
   cp --parents -L "$library" "$root"
 done
+# Copied with -L: the file itself under its soname, which is what dlopen("libsystemd.so.0") asks
+# for. (A soname link to the versioned name would dangle: that file is not copied.)
 cp --parents -L "$libsystemd" "$root"
-# dlopen("libsystemd.so.0") searches the default paths; keep the soname link beside the file.
-ln -sf "$(basename "$(readlink -f "$libsystemd")")" "$root$(dirname "$libsystemd")/libsystemd.so.0" 2>/dev/null || true
 echo "stormlab:x:1000:1000::/tmp:/usr/bin/stormlab" > "$root/etc/passwd"
 echo "hosts: files dns" > "$root/etc/nsswitch.conf"
 
@@ -47,6 +47,6 @@ ENTRYPOINT ["/usr/bin/stormlab"]
 DOCKERFILE
 
 log "docker build $tag"
-docker build --quiet --tag "$tag" "$root" >/dev/null
+docker build --quiet --tag "$tag" --tag stormlab:latest "$root" >/dev/null
 size=$(docker image inspect "$tag" --format '{{.Size}}')
 log "built $tag: $((size / 1048576)) MiB"

@@ -64,9 +64,14 @@ public struct NFTables: Sendable {
     public let table: String
     /// The `nft` executable.
     public var executable = "nft"
+    /// Whose network namespace the rules go into: a process id (a container's first process),
+    /// entered with `nsenter --net`; nil for this host's own namespace.
+    public var namespacePID: Int32?
 
-    public init(runID: String) {
+    /// The run's table, in this host's namespace or, with `namespacePID`, in that process's.
+    public init(runID: String, namespacePID: Int32? = nil) {
         self.table = NFTables.tableName(runID: runID)
+        self.namespacePID = namespacePID
     }
 
     public static func tableName(runID: String) -> String {
@@ -179,8 +184,10 @@ public struct NFTables: Sendable {
         }
         let pid: Int32
         do {
+            let (program, vector) = namespacePID.map { ("nsenter", ["--target", String($0), "--net", executable] + arguments) }
+                ?? (executable, arguments)
             pid = try ChildProcess.spawn(SpawnOptions(
-                executable: executable, arguments: arguments,
+                executable: program, arguments: vector,
                 environment: ["PATH": "/usr/sbin:/sbin:/usr/bin:/bin"],
                 parentDeathSignal: SIGKILL, standardOutput: output, standardError: output
             ))

@@ -32,6 +32,13 @@ public struct RunConfiguration: Sendable {
     public var parentDeathSignal: Bool
     /// How often the supervisor looks at notify messages, exits and probes; default 10 ms.
     public var tickInterval: Duration
+    /// What runs the instances; default ``RuntimeKind/process``.
+    public var runtime = RuntimeKind.process
+    /// The Docker engine's socket under the docker runtime; nil for `DOCKER_HOST` or
+    /// `/var/run/docker.sock`.
+    public var dockerSocket: String?
+    /// The docker runtime's subnet; nil picks a free one.
+    public var dockerSubnet: DockerSubnet?
 
     /// Creates a configuration with the defaults.
     public init(

@@ -45,6 +45,10 @@ public struct RunEvent: Sendable, Hashable, Codable {
         case aborted = "abort"
         /// The plan's fault phase ended.
         case planEnded = "plan-end"
+        /// The Docker engine reported an event of an instance's container (docker runtime):
+        /// ``detail`` is the engine's action (`start`, `die`, `kill`, `pause`, `oom`,
+        /// `health_status: healthy`, …) with its exit code or signal.
+        case container
     }
 
     /// Seconds since the run started, on the monotonic clock.

@@ -1,3 +1,4 @@
+import DockerEngine
 import Foundation
 import LabSpec
 import Logging
@@ -23,8 +24,13 @@ public final class LabRun: Sendable {
     public let instances: [InstancePlan]
     /// The loopback addresses of the run.
     public let addressBlock: AddressBlock
-    /// The notify socket every instance gets as `NOTIFY_SOCKET`.
+    /// The notify socket every instance gets as `NOTIFY_SOCKET` (under the docker runtime, its
+    /// folder is mounted into the containers).
     public let notifySocketPath: String
+    /// What runs the instances.
+    public let runtime: RuntimeKind
+    /// The docker runtime's network, under it.
+    public let dockerSubnet: DockerSubnet?
 
     let configuration: RunConfiguration
     let logger: Logger
@@ -40,6 +46,8 @@ public final class LabRun: Sendable {
     let workingDirectory: String?
     let state: Mutex<SupervisorState>
     let torn = Mutex(false)
+    let containers: ContainerRuntime?
+    private let prepared = Mutex<Result<Void, OrchestratorError>?>(nil)
 
     struct ListenSocket: Sendable {
         var fd: Int32
@@ -55,6 +63,14 @@ public final class LabRun: Sendable {
     public init(project: ComposeProject, configuration: RunConfiguration = RunConfiguration(), logger: Logger) throws(OrchestratorError) {
         let id = RunID.make()
         let block = configuration.addressBlock ?? .random()
+        let docker = configuration.runtime == .docker
+        let subnet: DockerSubnet? = docker ? configuration.dockerSubnet ?? .free() : nil
+        self.runtime = configuration.runtime
+        self.dockerSubnet = subnet
+        // The n-th instance's address and the proxy's address for it.
+        func address(_ n: Int) -> String? { subnet.map { $0.address(n) } ?? block.address(n) }
+        func proxyAddress(_ n: Int, of count: Int) -> String? { subnet.map { $0.proxyAddress(n) } ?? block.address(count + n) }
+        let addressRange = subnet.map(\.description) ?? block.description
         self.id = id
         self.project = project
         self.configuration = configuration
@@ -69,8 +85,8 @@ public final class LabRun: Sendable {
         var diagnostics: [Diagnostic] = []
         for service in project.services {
             for index in 1...max(service.replicas, 1) where service.replicas > 0 {
-                guard let address = block.address(addresses.count) else {
-                    diagnostics.append(Diagnostic(.error, at: service.location, "too many instances for the addresses from \(block)"))
+                guard let address = address(addresses.count) else {
+                    diagnostics.append(Diagnostic(.error, at: service.location, "too many instances for the addresses from \(addressRange)"))
                     break
                 }
                 addresses.append(InstanceAddress(service: service.name, name: "\(service.name)-\(index)", index: index, address: address))
@@ -80,8 +96,8 @@ public final class LabRun: Sendable {
             // The proxy's addresses follow the instances' in the same block.
             let count = addresses.count
             for index in addresses.indices {
-                guard let proxy = block.address(count + index) else {
-                    diagnostics.append(Diagnostic(.error, at: SourceLocation(file: project.file, line: 1, column: 1), "too many instances to route through the fault proxy with the addresses from \(block)"))
+                guard let proxy = proxyAddress(index, of: count) else {
+                    diagnostics.append(Diagnostic(.error, at: SourceLocation(file: project.file, line: 1, column: 1), "too many instances to route through the fault proxy with the addresses from \(addressRange)"))
                     break
                 }
                 addresses[index].proxyAddress = proxy
@@ -93,7 +109,9 @@ public final class LabRun: Sendable {
         // The run folder's place, for the notify socket path given to instances.
         let runsFolder = Self.absolute(configuration.runsFolder)
         let folder = "\(runsFolder)/\(id)"
-        let socketPath = "\(folder)/notify.sock".utf8.count < 100 ? "\(folder)/notify.sock" : "/tmp/stormlab-\(id).sock"
+        // Under docker the socket's folder is mounted into the containers: a folder of its own.
+        let socketFolder = docker ? "\(folder)/notify" : folder
+        let socketPath = "\(socketFolder)/notify.sock".utf8.count < 100 ? "\(socketFolder)/notify.sock" : "/tmp/stormlab-\(id)/notify.sock"
         self.folder = folder
         self.notifySocketPath = socketPath
 
@@ -104,10 +122,17 @@ public final class LabRun: Sendable {
         diagnostics += Self.hostDiagnostics(project: project, configuration: configuration)
         var plans: [InstancePlan] = []
         for service in project.services where service.replicas > 0 {
-            let vector = service.processArguments
-            guard let first = vector.first,
-                let executable = Self.locate(first, labFolder: labFolder, overrides: configuration.executables, path: configuration.inheritedEnvironment["PATH"])
-            else { continue }
+            let vector = docker ? (service.entrypoint ?? []) + (service.command ?? []) : service.processArguments
+            let executable: String
+            if docker {
+                guard let image = service.image else { continue }
+                executable = image
+            } else {
+                guard let first = vector.first,
+                    let path = Self.locate(first, labFolder: labFolder, overrides: configuration.executables, path: configuration.inheritedEnvironment["PATH"])
+                else { continue }
+                executable = path
+            }
             let readiness: Readiness
             if service.stormlab.notify {
                 readiness = .notify
@@ -129,7 +154,7 @@ public final class LabRun: Sendable {
                 }
                 plans.append(InstancePlan(
                     address: address, executable: executable,
-                    arguments: vector.dropFirst().map { resolver.resolve($0, for: address) },
+                    arguments: vector.dropFirst(docker ? 0 : 1).map { resolver.resolve($0, for: address) },
                     environment: environment, activatedSockets: service.stormlab.socketActivation,
                     readiness: readiness, log: "logs/\(address.name).log"))
             }
@@ -137,7 +162,7 @@ public final class LabRun: Sendable {
 
         // Ports: bind the activated ones for real, check the others are free.
         var sockets: [String: [ListenSocket]] = [:]
-        if diagnostics.isEmpty {
+        if diagnostics.isEmpty && !docker {
             for plan in plans {
                 guard let service = project[service: plan.service] else { continue }
                 for activated in plan.activatedSockets {
@@ -172,7 +197,9 @@ public final class LabRun: Sendable {
             for socket in sockets.values.joined() { close(socket.fd) }
             return OrchestratorError(code: .system, message: "\(what): \(String(cString: strerror(errno)))")
         }
-        guard Self.makeFolders(folder + "/logs") else { throw fail("cannot create \(folder)/logs") }
+        guard Self.makeFolders(folder + "/logs"), Self.makeFolders(folderOf(socketPath)) else {
+            throw fail("cannot create \(folder)/logs")
+        }
         let ledger: Ledger
         do { ledger = try Ledger(path: "\(folder)/ledger.jsonl") } catch {
             for socket in sockets.values.joined() { close(socket.fd) }
@@ -183,6 +210,8 @@ public final class LabRun: Sendable {
         ledger.append(LedgerEntry(kind: .socketFile, path: socketPath))
         do {
             notify = try NotifyReceiver(path: socketPath)
+            // Containers may run as any user.
+            if docker { chmod(socketPath, 0o777) }
         } catch {
             for socket in sockets.values.joined() { close(socket.fd) }
             throw OrchestratorError(code: .system, message: "cannot bind the notify socket: \(error)", underlying: error)
@@ -198,15 +227,23 @@ public final class LabRun: Sendable {
             logs[plan.name] = open("\(folder)/\(plan.log)", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         }
         self.logFiles = logs
+        if docker, let subnet {
+            let engine = configuration.dockerSocket.map { DockerEngine(socketPath: $0) } ?? (try? DockerEngine.fromEnvironment()) ?? DockerEngine()
+            containers = ContainerRuntime(
+                engine: engine, run: id, subnet: subnet, eventLog: eventLog, ledger: ledger, notifyFolder: folderOf(socketPath))
+        } else {
+            containers = nil
+        }
         self.state = Mutex(SupervisorState(plans: plans, services: project.services, start: start))
 
-        let record = LabRecord(run: id, addressBlock: block.description, project: project, instances: plans)
+        let record = LabRecord(run: id, runtime: configuration.runtime, addressBlock: addressRange, project: project, instances: plans)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         if let data = try? encoder.encode(record) {
             _ = FileManager.default.createFile(atPath: "\(folder)/lab.json", contents: data)
         }
-        eventLog.record(.runStarted, detail: "\(plans.count) instances of \(project.services.count) services, addresses from \(block)")
+        eventLog.record(
+            .runStarted, detail: "\(plans.count) instances of \(project.services.count) services, \(configuration.runtime) runtime, addresses from \(addressRange)")
         logger.info("run prepared", metadata: ["lab.folder": "\(folder)"])
     }
 
@@ -233,6 +270,12 @@ public final class LabRun: Sendable {
     /// Supervises the instances while `body` runs, then tears everything down, also when `body`
     /// throws or the task is cancelled. The run folder is complete when this returns.
     public func run<Result: Sendable>(_ body: (LabRun) async throws -> Result) async throws -> Result {
+        do {
+            try await prepare()
+        } catch {
+            await teardown()
+            throw error
+        }
         let outcome = await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await self.supervise() }
             let outcome: Swift.Result<Result, any Error>
@@ -248,11 +291,53 @@ public final class LabRun: Sendable {
         return try outcome.get()
     }
 
-    /// What the host says about a lab that loaded: every service's executable must exist. Ports
-    /// are checked when a run binds them, with the run's addresses.
+    /// Makes what the runtime needs before anything starts: under docker, checks the engine and
+    /// the images and creates the network and the containers. Done once; ``run(_:)`` calls it
+    /// too. Call it first to set up what must exist before the instances (the fault proxy).
+    ///
+    /// - Throws: ``OrchestratorError`` with ``OrchestratorError/Code/runtimeUnavailable`` (no
+    ///   engine, no permission, an image missing) after removing whatever it created.
+    public func prepare() async throws(OrchestratorError) {
+        if let done = prepared.withLock({ $0 }) { return try done.get() }
+        var result: Result<Void, OrchestratorError> = .success(())
+        if let containers {
+            let grace = configuration.stopGracePeriod
+            let specs = instances.compactMap { plan -> (InstancePlan, ContainerSpec)? in
+                guard let service = project[service: plan.service] else { return nil }
+                return (plan, ContainerRuntime.spec(
+                    for: plan, service: service, resolver: resolver, network: containers.networkName,
+                    notifyFolder: containers.notifyFolder, run: id, project: containers.projectName,
+                    stopGrace: grace ?? service.stop.gracePeriod))
+            }
+            do {
+                try await containers.prepare(specs, proxyAddresses: instances.compactMap(\.address.proxyAddress))
+            } catch {
+                eventLog.record(.startFailed, detail: error.message)
+                result = .failure(error)
+            }
+        }
+        prepared.withLock { $0 = result }
+        try result.get()
+    }
+
+    /// Removes everything a run that will not ``run(_:)`` made (a failed ``prepare()``, a fault
+    /// proxy that could not start) and closes its ledger.
+    public func abandon() async {
+        await teardown()
+    }
+
+    /// What the host says about a lab that loaded: every service's executable must exist (under
+    /// docker: every service names an image). Ports are checked when a run binds them, with the
+    /// run's addresses.
     public static func hostDiagnostics(project: ComposeProject, configuration: RunConfiguration = RunConfiguration()) -> [Diagnostic] {
         let labFolder = absolute(folderOf(project.file))
         var diagnostics: [Diagnostic] = []
+        if configuration.runtime == .docker {
+            for service in project.services where service.replicas > 0 && service.image == nil {
+                diagnostics.append(Diagnostic(.error, at: service.location, "services.\(service.name): the docker runtime needs an image"))
+            }
+            return diagnostics
+        }
         for service in project.services where service.replicas > 0 {
             guard let first = service.processArguments.first else {
                 diagnostics.append(Diagnostic(
@@ -305,6 +390,7 @@ public final class LabRun: Sendable {
 /// What `lab.json` holds: the lab as loaded and every instance as started.
 struct LabRecord: Codable {
     var run: RunID
+    var runtime: RuntimeKind
     var addressBlock: String
     var project: ComposeProject
     var instances: [InstancePlan]

@@ -15,6 +15,10 @@ public struct LedgerEntry: Sendable, Hashable, Codable {
         case spawning
         /// A process group was created: leader ``pid`` (also the group id) and its ``startTime``.
         case processGroup = "process-group"
+        /// A container is about to be created under the docker runtime, named ``path``.
+        case container
+        /// A network is about to be created under the docker runtime, named ``path``.
+        case network
         /// The run stopped everything it started and removed its files.
         case closed
         /// `stormlab cleanup` removed what the run left.
@@ -31,7 +35,8 @@ public struct LedgerEntry: Sendable, Hashable, Codable {
     public var pid: Int32?
     /// The process's start time in clock ticks after boot, from `/proc/PID/stat`.
     public var startTime: UInt64?
-    /// A file path, for ``Kind/socketFile``.
+    /// A file path, for ``Kind/socketFile``; the engine's name for ``Kind/container`` and
+    /// ``Kind/network``.
     public var path: String?
 
     /// Creates an entry stamped now.

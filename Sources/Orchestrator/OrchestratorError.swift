@@ -11,6 +11,7 @@ public struct OrchestratorError: Error, CustomStringConvertible {
             case invalidLab = "invalid lab"
             case startFailed = "start failed"
             case system = "system error"
+            case runtimeUnavailable = "runtime unavailable"
         }
 
         private let base: Base
@@ -23,6 +24,9 @@ public struct OrchestratorError: Error, CustomStringConvertible {
         public static let startFailed = Code(.startFailed)
         /// A system call the orchestrator needs failed (creating the run folder, the notify socket).
         public static let system = Code(.system)
+        /// The runtime cannot run the lab here: no Docker engine, one too old, no permission on
+        /// its socket, an image missing. The message says what to do; nothing was left behind.
+        public static let runtimeUnavailable = Code(.runtimeUnavailable)
 
         /// A short name of the code.
         public var description: String { base.rawValue }

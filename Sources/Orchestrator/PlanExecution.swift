@@ -34,7 +34,9 @@ public protocol ProxyControl: Sendable {
 /// Mechanisms under the process runtime: signals to process groups for process faults (with the
 /// instance held down, not restarted, until the fault's end); nftables rules between instance
 /// addresses for partition, loss and bandwidth (needs root); raw TCP from the orchestrator for
-/// malformed floods; a ``LoadGenerator`` for program-specific load.
+/// malformed floods; a ``LoadGenerator`` for program-specific load. Under the docker runtime,
+/// process faults go through the Docker engine (kill, pause/unpause) and packet faults into the
+/// containers' own network namespaces.
 public final class PlanExecution: Sendable {
     public let run: LabRun
     public let timeline: Timeline
@@ -43,6 +45,8 @@ public final class PlanExecution: Sendable {
     private let nftables: NFTables?
     private let applied = Mutex<[Int: TimelineEvent]>([:])
     private let loadTasks = Mutex<[Int: Task<String, Never>]>([:])
+    /// Under docker: the network namespaces (container pids) each packet fault's rules went into.
+    private let namespaces = Mutex<[String: [Int32]]>([:])
 
     /// - Parameter nftables: whether packet faults may use nftables (root); nil decides by
     ///   whether it is usable here.
@@ -59,10 +63,12 @@ public final class PlanExecution: Sendable {
 
     /// The mechanism that would serve `fault` on a host with root and nftables: for the report
     /// and `stormlab plan`.
-    public static func mechanismName(for fault: Fault, nftables: Bool = NFTables.isUsable) -> String {
+    public static func mechanismName(for fault: Fault, runtime: RuntimeKind = .process, nftables: Bool = NFTables.isUsable) -> String {
         switch fault {
-        case .kill, .terminate, .restart, .pause, .massRestart, .churn: "signals"
-        case .partition, .loss, .bandwidth: nftables ? "nftables" : "unavailable (needs root)"
+        case .kill, .terminate, .restart, .massRestart, .churn: runtime == .docker ? "docker-engine" : "signals"
+        case .pause: runtime == .docker ? "docker-engine" : "signals"
+        case .partition, .loss, .bandwidth:
+            nftables ? (runtime == .docker ? "nftables-netns" : "nftables") : "unavailable (needs root)"
         case .latency, .reset, .blackhole: "fault-proxy"
         case .malformedFlood: "raw-tcp"
         case .loginStorm: "load"
@@ -73,9 +79,9 @@ public final class PlanExecution: Sendable {
     public func mechanism(for event: TimelineEvent) -> Result<String, PlanExecutionError> {
         switch event.fault {
         case .kill, .terminate, .restart, .pause, .massRestart, .churn:
-            return .success("signals")
+            return .success(run.runtime == .docker ? "docker-engine" : "signals")
         case .partition, .loss, .bandwidth:
-            if nftables != nil { return .success("nftables") }
+            if nftables != nil { return .success(run.runtime == .docker ? "nftables-netns" : "nftables") }
             return .failure(PlanExecutionError(message: "\(event.kind) needs nftables (run as root with nft installed); the fault proxy path is not wired into the process runtime yet"))
         case .latency, .reset, .blackhole:
             if proxy != nil { return .success("fault-proxy") }
@@ -120,13 +126,39 @@ public final class PlanExecution: Sendable {
         run.record(.planEnded)
     }
 
+    /// Adds a packet fault's rules: in this host's namespace, or under docker in the network
+    /// namespace of every container that sends on one of its links (entered with nsenter).
+    private func applyPacketFault(_ fault: PacketFault, event: TimelineEvent) throws {
+        guard run.runtime == .docker else {
+            try nftables?.apply(fault)
+            return
+        }
+        let pids = Dictionary(run.status().compactMap { status in status.pid.map { (status.name, $0) } }) { first, _ in first }
+        for name in Set(event.links.map(\.from)).sorted() {
+            guard let pid = pids[name], pid > 0 else { continue }
+            try NFTables(runID: run.id.description, namespacePID: pid).apply(fault)
+            namespaces.withLock { $0[fault.name, default: []].append(pid) }
+        }
+    }
+
+    private func revertPacketFault(_ name: String) throws {
+        guard run.runtime == .docker else {
+            try nftables?.revert(name)
+            return
+        }
+        // A container restarted since has a new namespace without the rules: nothing to undo.
+        for pid in namespaces.withLock({ $0.removeValue(forKey: name) ?? [] }) {
+            try? NFTables(runID: run.id.description, namespacePID: pid).revert(name)
+        }
+    }
+
     /// Reverts every fault still applied (run end, Ctrl-C, abort, error).
     public func revertAll() async {
         let remaining = applied.withLock { $0.keys.sorted() }
         for index in remaining {
             await revert(index, scheduled: nil, due: nil)
         }
-        if let nftables { try? nftables.removeTable() }
+        if let nftables, run.runtime == .process { try? nftables.removeTable() }
     }
 
     /// The event in words; `late` is when the mechanism had done its work, minus the schedule.
@@ -195,11 +227,11 @@ public final class PlanExecution: Sendable {
         case .pause:
             for name in event.instances { run.signal(name, SIGSTOP) }
         case .partition:
-            try nftables?.apply(packetFault(event, index: index, effect: .drop))
+            try applyPacketFault(packetFault(event, index: index, effect: .drop), event: event)
         case .loss(let fault):
-            try nftables?.apply(packetFault(event, index: index, effect: .loss(fault.probability)))
+            try applyPacketFault(packetFault(event, index: index, effect: .loss(fault.probability)), event: event)
         case .bandwidth(let fault):
-            try nftables?.apply(packetFault(event, index: index, effect: .bandwidth(bytesPerSecond: Int(fault.rate.bitsPerSecond / 8))))
+            try applyPacketFault(packetFault(event, index: index, effect: .bandwidth(bytesPerSecond: Int(fault.rate.bitsPerSecond / 8))), event: event)
         case .malformedFlood(let fault):
             let targets = addresses(of: event.instances)
             startLoad(index) { await MalformedFlood(fault: fault, targets: targets.map(\.address)).run() }
@@ -220,7 +252,7 @@ public final class PlanExecution: Sendable {
         case .pause:
             for name in event.instances { run.signal(name, SIGCONT) }
         case .partition, .loss, .bandwidth:
-            try nftables?.revert(ruleName(event, index: index))
+            try revertPacketFault(ruleName(event, index: index))
         case .malformedFlood, .loginStorm:
             guard let task = loadTasks.withLock({ $0.removeValue(forKey: index) }) else { return nil }
             task.cancel()

@@ -199,7 +199,24 @@ extension LabRun {
     @discardableResult
     public func signal(_ instance: String, _ signal: Int32) -> Bool {
         guard let pid = state.withLock({ $0.instances[instance]?.pid }) else { return false }
-        return kill(-pid, signal) == 0
+        return deliver(signal, to: instance, pid: pid)
+    }
+
+    /// Sends `signal` to an instance: to its process group, or through the Docker engine (where
+    /// SIGSTOP and SIGCONT pause and unpause the container).
+    @discardableResult
+    func deliver(_ signal: Int32, to instance: String, pid: Int32) -> Bool {
+        if let containers {
+            containers.signal(instance, signal)
+            return true
+        }
+        return pid > 0 && kill(-pid, signal) == 0
+    }
+
+    /// How the instance's current process (or container) ended, once it has.
+    private func exitStatus(_ instance: String, pid: Int32) -> Termination? {
+        if let containers { return containers.takeExit(instance) }
+        return ChildProcess.poll(pid)
     }
 
     /// Takes an instance down for a fault: sends `signal` to its process group and keeps it from
@@ -213,14 +230,14 @@ extension LabRun {
             return state.instances[instance]?.pid
         }
         guard let pid else { return false }
-        kill(-pid, signal)
+        deliver(signal, to: instance, pid: pid)
         if let escalateAfter {
             let deadline = ContinuousClock.now + escalateAfter
             while ContinuousClock.now < deadline {
                 if state.withLock({ $0.instances[instance]?.pid }) != pid { return true }
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            kill(-pid, SIGKILL)
+            deliver(SIGKILL, to: instance, pid: pid)
         }
         return true
     }
@@ -321,7 +338,10 @@ extension LabRun {
                 instance.health.deadline = nil
                 healthCheckEnded(&instance, end, now: now)
             }
-            guard let pid = instance.pid, let end = ChildProcess.poll(pid) else { continue }
+            if let containers, let healthy = containers.takeHealth(name) {
+                containerHealth(&instance, healthy: healthy, now: now)
+            }
+            guard let pid = instance.pid, let end = exitStatus(name, pid: pid) else { continue }
             instance.pid = nil
             instance.ready = false
             instance.lastExit = end
@@ -329,7 +349,7 @@ extension LabRun {
             instance.probe = nil
             if state.stopping {
                 // Anything the instance left in its process group goes with it.
-                kill(-pid, SIGKILL)
+                deliver(SIGKILL, to: name, pid: pid)
                 eventLog.record(.exit, instance: name, detail: "\(end) after the stop signal", pid: pid, termination: end)
                 continue
             }
@@ -401,7 +421,8 @@ extension LabRun {
                 instance.spawning = true
                 launches.append(.instance(name))
             }
-            if let check = instance.service.healthCheck, !check.isDisabled, instance.pid != nil, instance.health.pid == nil,
+            // Under docker the engine runs the healthcheck in the container.
+            if containers == nil, let check = instance.service.healthCheck, !check.isDisabled, instance.pid != nil, instance.health.pid == nil,
                 let next = instance.health.next, next <= now
             {
                 instance.health.next = nil
@@ -439,6 +460,21 @@ extension LabRun {
         // Before the first pass, check at the shorter of interval and start_interval.
         let wait = instance.health.healthy == true ? check.interval : min(check.interval, check.startInterval)
         instance.health.next = instance.pid == nil ? nil : now + wait
+    }
+
+    /// The engine's verdict on a container's healthcheck (docker runtime): `healthy` is a passing
+    /// check; `unhealthy` means the engine saw `retries` failures in a row.
+    private func containerHealth(_ instance: inout InstanceState, healthy: Bool, now: ContinuousClock.Instant) {
+        if healthy {
+            if instance.plan.readiness == .healthCheck && !instance.ready && instance.pid != nil {
+                markReady(&instance, how: "healthcheck passed (Docker engine)", now: now)
+            } else if instance.health.healthy == false {
+                eventLog.record(.healthy, instance: instance.plan.name, detail: "healthcheck passed (Docker engine)", pid: instance.pid)
+            }
+        } else if instance.health.healthy != false {
+            eventLog.record(.unhealthy, instance: instance.plan.name, detail: "healthcheck failed (Docker engine)", pid: instance.pid)
+        }
+        instance.health.healthy = healthy
     }
 
     private func probe(_ state: inout SupervisorState, now: ContinuousClock.Instant) {
@@ -505,30 +541,19 @@ extension LabRun {
     /// Starts (or restarts) one instance's process.
     private func start(_ name: String) async {
         guard let plan = instances.first(where: { $0.name == name }), let log = logFiles[name] else { return }
-        var fds: [Int32] = [-1, -1]
-        guard makePipe(&fds) else {
-            state.withLock { fail(&$0, instance: name, "cannot start \(name): pipe: \(Errno(errno))") }
-            return
-        }
         let attempt = state.withLock { $0.instances[name]?.restarts ?? 0 }
-        let header = "\(Timestamp.now()) === stormlab: starting \(name)\(attempt > 0 ? " (restart \(attempt))" : ""): "
-            + ([plan.executable] + plan.arguments).joined(separator: " ") + "\n"
+        let what = containers == nil ? ([plan.executable] + plan.arguments).joined(separator: " ") : "container of \(plan.executable)"
+        let header = "\(Timestamp.now()) === stormlab: starting \(name)\(attempt > 0 ? " (restart \(attempt))" : ""): \(what)\n"
         _ = Array(header.utf8).withUnsafeBytes { write(log, $0.baseAddress, $0.count) }
-        ledger.append(LedgerEntry(kind: .spawning, instance: name))
-        let options = SpawnOptions(
-            executable: plan.executable, arguments: plan.arguments,
-            environment: inherited.merging(plan.environment) { _, lab in lab },
-            listenFDs: (listenSockets[name] ?? []).map { ($0.fd, $0.name) },
-            newProcessGroup: true, parentDeathSignal: configuration.parentDeathSignal ? SIGKILL : nil,
-            standardOutput: fds[1], standardError: fds[1], workingDirectory: workingDirectory)
-        let result = await Spawner.shared.spawn(options)
-        close(fds[1])
+        let result: Result<Int32, StartError>
+        if let containers {
+            result = await containers.start(name, log: log)
+        } else {
+            result = await spawn(plan, log: log)
+        }
         let now = ContinuousClock.now
         switch result {
         case .success(let pid):
-            pump.add(pipe: fds[0], log: log)
-            let startTime = ProcessRecord.read(pid: pid)?.startTime
-            ledger.append(LedgerEntry(kind: .processGroup, instance: name, pid: pid, startTime: startTime))
             state.withLock { state in
                 guard var instance = state.instances[name] else { return }
                 defer { state.instances[name] = instance }
@@ -543,16 +568,15 @@ extension LabRun {
                 instance.nextProbe = now
                 eventLog.record(.start, instance: name, detail: attempt > 0 ? "restart \(attempt)" : nil, pid: pid)
                 if state.stopping {
-                    kill(-pid, SIGKILL)
+                    deliver(SIGKILL, to: name, pid: pid)
                 } else if plan.readiness == .started {
                     markReady(&instance, how: "started (no readiness check)", now: now)
                 }
             }
         case .failure(let error):
-            close(fds[0])
             state.withLock { state in
                 state.instances[name]?.spawning = false
-                let message = "cannot start \(name) (\(plan.executable)): \(error)"
+                let message = "cannot start \(name): \(error)"
                 guard var instance = state.instances[name], instance.started, !state.stopping else {
                     fail(&state, instance: name, message)
                     return
@@ -565,6 +589,31 @@ extension LabRun {
                 state.instances[name] = instance
                 eventLog.record(.startFailed, instance: name, detail: "\(message); trying again in \(Self.seconds(delay))")
             }
+        }
+    }
+
+    /// Spawns an instance's process with its output piped into `log`.
+    private func spawn(_ plan: InstancePlan, log: Int32) async -> Result<Int32, StartError> {
+        var fds: [Int32] = [-1, -1]
+        guard makePipe(&fds) else { return .failure(StartError("pipe: \(Errno(errno))")) }
+        ledger.append(LedgerEntry(kind: .spawning, instance: plan.name))
+        let options = SpawnOptions(
+            executable: plan.executable, arguments: plan.arguments,
+            environment: inherited.merging(plan.environment) { _, lab in lab },
+            listenFDs: (listenSockets[plan.name] ?? []).map { ($0.fd, $0.name) },
+            newProcessGroup: true, parentDeathSignal: configuration.parentDeathSignal ? SIGKILL : nil,
+            standardOutput: fds[1], standardError: fds[1], workingDirectory: workingDirectory)
+        let result = await Spawner.shared.spawn(options)
+        close(fds[1])
+        switch result {
+        case .success(let pid):
+            pump.add(pipe: fds[0], log: log)
+            let startTime = ProcessRecord.read(pid: pid)?.startTime
+            ledger.append(LedgerEntry(kind: .processGroup, instance: plan.name, pid: pid, startTime: startTime))
+            return .success(pid)
+        case .failure(let error):
+            close(fds[0])
+            return .failure(StartError("\(plan.executable): \(error)"))
         }
     }
 
@@ -624,16 +673,33 @@ extension LabRun {
                 let signal = signalNumber(instance.service.stop.signal) ?? SIGTERM
                 let grace = configuration.stopGracePeriod ?? instance.service.stop.gracePeriod
                 eventLog.record(.stop, instance: name, detail: "\(instance.service.stop.signal), then SIGKILL after \(Self.seconds(grace))", pid: pid)
+                stopping.append((name, pid, clock.now + grace))
+                guard containers == nil else { continue }
                 kill(-pid, signal)
                 // A paused instance (SIGSTOP, a pause fault) must run to act on its stop signal.
                 kill(-pid, SIGCONT)
-                stopping.append((name, pid, clock.now + grace))
             }
             return stopping
         }
         var killed: Set<String> = []
+        if let containers {
+            let signals = state.withLock { state in
+                Dictionary(uniqueKeysWithValues: stopping.map { ($0.name, state.instances[$0.name]?.service.stop.signal ?? "SIGTERM") })
+            }
+            let ends = await containers.stop(stopping.map { ($0.name, signals[$0.name] ?? "SIGTERM", $0.deadline - clock.now) })
+            state.withLock { state in
+                for entry in stopping {
+                    state.instances[entry.name]?.pid = nil
+                    state.instances[entry.name]?.ready = false
+                    guard let end = ends[entry.name] else { continue }
+                    if end == .signaled(SIGKILL) { killed.insert(entry.name) }
+                    eventLog.record(.exit, instance: entry.name, detail: "\(end) after the stop signal", pid: entry.pid, termination: end)
+                }
+            }
+            await containers.removeAll()
+        }
         let latest = (stopping.map(\.deadline).max() ?? clock.now) + .seconds(5)
-        while clock.now < latest {
+        while containers == nil, clock.now < latest {
             let remaining = state.withLock { state in
                 reap(&state, now: clock.now)
                 for name in state.order {

@@ -35,6 +35,9 @@ struct LabOptions: ParsableArguments {
     @Option(help: "Loopback block for instance addresses, 127.A.B (default: random in 127.200-250.x).")
     var subnet: String?
 
+    @Option(help: "What runs the instances: process (local processes) or docker (containers through the Docker engine; build the image with Docker/build-image.sh). Default: $STORMLAB_RUNTIME, else process.")
+    var runtime: RuntimeKind = ProcessInfo.processInfo.environment["STORMLAB_RUNTIME"].flatMap(RuntimeKind.init(rawValue:)) ?? .process
+
     @Flag(help: .hidden)
     var noParentDeathSignal = false
 
@@ -49,6 +52,7 @@ struct LabOptions: ParsableArguments {
         configuration.executables = ["stormlab": ownExecutablePath()]
         configuration.addressBlock = subnet.flatMap(AddressBlock.init(parsing:))
         configuration.parentDeathSignal = !noParentDeathSignal
+        configuration.runtime = runtime
         return configuration
     }
 
@@ -81,6 +85,24 @@ struct LabOptions: ParsableArguments {
             printError(error.description)
             throw error.code == .invalidLab ? LabExit.invalidInput : LabExit.labFailed
         }
+    }
+}
+
+extension RuntimeKind: ExpressibleByArgument {}
+
+/// Makes what the runtime needs before the instances start (under docker: checks the engine and
+/// the images, creates the network and the containers); on failure says what to do, removes what
+/// was made, and exits 3.
+func prepareRuntime(_ run: LabRun, progress: inout Progress) async throws {
+    if run.runtime == .docker {
+        progress.line("docker: creating network \(run.dockerSubnet.map { "\($0)" } ?? "") and \(run.instances.count) containers")
+    }
+    do {
+        try await run.prepare()
+    } catch {
+        progress.line("error: \(error.message)")
+        await run.abandon()
+        throw LabExit.labFailed
     }
 }
 
@@ -155,7 +177,8 @@ struct UpCommand: AsyncParsableCommand {
         let project = try options.load()
         let run = try options.prepare(project)
         var progress = Progress()
-        progress.line("run \(run.id): \(run.instances.count) instances; folder \(run.folder)")
+        progress.line("run \(run.id): \(run.instances.count) instances (\(run.runtime) runtime); folder \(run.folder)")
+        try await prepareRuntime(run, progress: &progress)
         try await run.run { run in
             _ = try await untilSignal {
                 var progress = Progress()
@@ -210,13 +233,15 @@ struct RunCommand: AsyncParsableCommand {
         let routed = planned?.0.needsProxy ?? false
         let run = try options.prepare(project, routeThroughProxy: routed)
         var progress = Progress()
-        progress.line("run \(run.id): \(run.instances.count) instances; folder \(run.folder)")
+        progress.line("run \(run.id): \(run.instances.count) instances (\(run.runtime) runtime); folder \(run.folder)")
+        try await prepareRuntime(run, progress: &progress)
         // Latency, reset and blackhole need the fault proxy between the instances.
         let proxy: ProxyRouting?
         do {
             proxy = routed ? try await ProxyRouting(run: run, project: project) : nil
         } catch {
             progress.line("error: could not start the fault proxy: \(error)")
+            await run.abandon()
             throw LabExit.labFailed
         }
         if routed { progress.line("traffic between instances goes through the fault proxy") }
@@ -239,7 +264,7 @@ struct RunCommand: AsyncParsableCommand {
                 let session = PlanSession(run: run, project: project, plan: plan, timeline: timeline, proxy: proxy)
                 let result = await session.execute(progress: &progress)
                 let reporting = RunReporting(
-                    lab: labName, runID: run.id.description, folder: run.folder, events: run.events, plan: plan,
+                    lab: labName, runtime: run.runtime, runID: run.id.description, folder: run.folder, events: run.events, plan: plan,
                     timeline: timeline, result: result, step: session.step)
                 reporting.write(reports, progress: &progress)
                 progress.line("outcome: \(result.outcome) — \(result.explanation)")
@@ -286,7 +311,7 @@ struct PlanCommand: AsyncParsableCommand {
         }
         var timeline = loaded.1
         for index in timeline.events.indices {
-            timeline.events[index].mechanism = PlanExecution.mechanismName(for: timeline.events[index].fault)
+            timeline.events[index].mechanism = PlanExecution.mechanismName(for: timeline.events[index].fault, runtime: options.runtime)
         }
         print(timeline.rendered())
     }

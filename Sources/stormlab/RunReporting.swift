@@ -9,6 +9,7 @@ import Reports
 struct RunReporting {
     /// The lab's name in reports: its folder's name (two labs may share one compose file).
     let lab: String
+    var runtime = RuntimeKind.process
     let runID: String
     let folder: String
     let events: [RunEvent]
@@ -41,7 +42,7 @@ struct RunReporting {
             }
             return RunReport.FaultWindow(
                 step: event.step, kind: event.kind.name, targets: event.instances, start: result.planStart + event.time.milliseconds,
-                end: end, mechanism: event.mechanism ?? PlanExecution.mechanismName(for: event.fault))
+                end: end, mechanism: event.mechanism ?? PlanExecution.mechanismName(for: event.fault, runtime: runtime))
         }
         // Event times in the report share the series' clock: the collector started when the lab was ready.
         let allReady = self.events.first { $0.kind == .allReady }?.monotonic ?? 0
@@ -51,7 +52,7 @@ struct RunReporting {
                 detail: event.detail ?? "")
         }
         return RunReport(
-            lab: lab, runtime: .process, seed: plan.seed, runID: runID,
+            lab: lab, runtime: RunReport.Runtime(rawValue: runtime.rawValue) ?? .process, seed: plan.seed, runID: runID,
             startedAt: self.events.first?.wall ?? "", duration: plan.duration.milliseconds, outcome: outcome,
             decidedBy: result.decidedBy, explanation: result.explanation,
             expectation: RunReport.Expectation.judge(expected, outcome: outcome, steadyState: steady, slos: slos),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Orchestrator
 import Reports
 import Systemd
 
@@ -26,6 +27,9 @@ struct SuiteCommand: AsyncParsableCommand {
     @Option(help: "Only labs whose folder name contains this.")
     var only: String?
 
+    @Option(help: "What runs the labs' instances: process or docker (default: $STORMLAB_RUNTIME, else process).")
+    var runtime: RuntimeKind?
+
     func run() async throws {
         var progress = Progress()
         let labs = folders.flatMap(Self.labs(in:)).filter { only.map($0.contains) ?? true }
@@ -41,7 +45,7 @@ struct SuiteCommand: AsyncParsableCommand {
             progress.line("── \(lab)")
             let json = "\(NSTemporaryDirectory())/stormlab-suite-\(getpid())-\(rows.count).json"
             defer { try? FileManager.default.removeItem(atPath: json) }
-            let status = try Self.runLab(lab, json: json, runs: runs)
+            let status = try Self.runLab(lab, json: json, runs: runs, variables: runtime.map { ["STORMLAB_RUNTIME": $0.rawValue] } ?? [:])
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             if let report = Self.readReport(json) {
