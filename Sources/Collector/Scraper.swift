@@ -37,11 +37,15 @@ public struct CollectorStatistics: Sendable, Hashable {
 /// Every target keeps one HTTP/1.1 keep-alive connection (a fresh connection per scrape would
 /// leave thousands of sockets in TIME-WAIT over a run). Samples are stamped with the tick's
 /// time in milliseconds since `origin`, so all series of one tick line up. A scrape that fails
-/// or takes longer than the interval records `up = 0` and staleness markers.
+/// or takes longer than `timeout` records `up = 0` and staleness markers; a slow scrape that
+/// still answers in time only skips the ticks it overran (their series keep the last value).
 public final class SeriesCollector: Sendable {
     public let targets: [ScrapeTarget]
     public let probes: [Probe]
     public let interval: Duration
+    /// How long a scrape may take: by default the interval or 1 s, whichever is longer, so a
+    /// target (or an orchestrator) busy in a storm for a moment is not taken for a dead one.
+    public let timeout: Duration
     public let origin: ContinuousClock.Instant
     private let state: Mutex<(store: SeriesStore, statistics: CollectorStatistics)>
 
@@ -49,12 +53,14 @@ public final class SeriesCollector: Sendable {
         targets: [ScrapeTarget],
         probes: [Probe] = [],
         interval: Duration = .milliseconds(250),
+        timeout: Duration? = nil,
         origin: ContinuousClock.Instant = .now,
         store: SeriesStore.Configuration = .init()
     ) {
         self.targets = targets
         self.probes = probes
         self.interval = interval
+        self.timeout = timeout ?? max(interval, .seconds(1))
         self.origin = origin
         self.state = Mutex((SeriesStore(configuration: store), CollectorStatistics()))
     }
@@ -82,7 +88,8 @@ public final class SeriesCollector: Sendable {
     private func ticks() -> AsyncStream<Int64> {
         let interval = self.interval
         let origin = self.origin
-        return AsyncStream { continuation in
+        // A consumer still busy with a slow scrape gets only the newest tick, not a burst.
+        return AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
             let task = Task {
                 var k = Int64(max(0, (ContinuousClock.now - origin) / interval).rounded(.up))
                 while !Task.isCancelled {
@@ -102,10 +109,10 @@ public final class SeriesCollector: Sendable {
     private func scrapeLoop(_ target: ScrapeTarget) async {
         var connection: MetricsConnection?
         for await tick in ticks() {
-            if connection == nil { connection = try? await MetricsConnection.open(target, timeout: interval) }
+            if connection == nil { connection = try? await MetricsConnection.open(target, timeout: timeout) }
             let page: String?
             if let open = connection {
-                page = try? await open.get(target.path, timeout: interval)
+                page = try? await open.get(target.path, timeout: timeout)
                 if page == nil {
                     await open.close()
                     connection = nil

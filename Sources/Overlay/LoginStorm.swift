@@ -24,6 +24,10 @@ public struct LoginStorm: Sendable {
     public var rate: Double?
     /// Open loop: a login unanswered this long counts as failed (its connection is closed).
     public var timeout = Duration.seconds(2)
+    /// Where the storm's connections live. A storm run inside a process that does other work
+    /// (the orchestrator scraping metrics) should get a group of its own, so thousands of
+    /// connections do not queue that work behind them.
+    public var group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
     public init(auth: Endpoint, seed: String) {
         self.auth = auth
@@ -59,7 +63,7 @@ public struct LoginStorm: Sendable {
             for _ in 0..<max(1, connections) {
                 group.addTask {
                     var result = Result()
-                    guard let channel = try? await Framing.connect(to: auth, from: bind, group: MultiThreadedEventLoopGroup.singleton) else {
+                    guard let channel = try? await Framing.connect(to: auth, from: bind, group: self.group) else {
                         result.failures += 1
                         return result
                     }
@@ -118,7 +122,7 @@ extension LoginStorm {
                 group.addTask {
                     var result = Result()
                     let sent = clock.now
-                    guard let channel = try? await Framing.connect(to: auth, from: bind, group: MultiThreadedEventLoopGroup.singleton) else {
+                    guard let channel = try? await Framing.connect(to: auth, from: bind, group: self.group) else {
                         result.failures = 1
                         return result
                     }

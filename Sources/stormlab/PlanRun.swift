@@ -2,6 +2,7 @@ import Assertions
 import Collector
 import Foundation
 import LabSpec
+import NIOPosix
 import Orchestrator
 import Overlay
 import OverlayWire
@@ -110,6 +111,9 @@ struct OverlayLoginLoad: LoadGenerator {
     let port: Int
     let seed: String
 
+    /// The storms' own event loop, apart from the collector's and the fault proxy's.
+    private static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     func handles(_ fault: Fault) -> Bool {
         if case .loginStorm = fault { true } else { false }
     }
@@ -119,6 +123,7 @@ struct OverlayLoginLoad: LoadGenerator {
         var load = LoginStorm(auth: Endpoint(host: target.address, port: UInt16(port)), seed: seed)
         load.connections = max(1, storm.concurrency)
         load.duration = .seconds(3600)  // until the step's revert cancels it
+        load.group = Self.group
         // Users far above any client process's range, so storm logins are first logins.
         load.firstUser = 900_000_001 + Int.random(in: 0..<1000) * 10_000
         switch storm.load {
