@@ -98,6 +98,7 @@ public final class ClientSwarm: Service, Sendable {
     private let state: Mutex<SwarmState>
     private let promotions: AsyncStream<Void>
     private let promotionSink: AsyncStream<Void>.Continuation
+    private let addresses: ClientAddresses
 
     struct KnownSupernode: Sendable {
         var loadPerMille: UInt16 = 0
@@ -116,6 +117,7 @@ public final class ClientSwarm: Service, Sendable {
         self.logger = logger
         self.metrics = ClientMetrics(registry, virtualClients: configuration.virtualClients)
         self.started = ContinuousClock.now
+        self.addresses = ClientAddresses(configuration)
         var initial = SwarmState()
         for endpoint in configuration.supernodes where initial.known[endpoint] == nil {
             initial.known[endpoint] = KnownSupernode()
@@ -241,14 +243,9 @@ public final class ClientSwarm: Service, Sendable {
 
     // MARK: A virtual client
 
-    enum SessionEnd {
-        case redirected(Endpoint)
-        case busy(Duration)
-        case tokenRejected
-        case failed
-        case lost
-    }
-
+    /// One virtual client: log in, attach, keep the session, and on any failure wait per the
+    /// retry policy and go again, until cancelled. One task; the session itself runs on the
+    /// connection's event loop (``VirtualSessionHandler``).
     private func runVirtualClient(index: Int, group: any EventLoopGroup) async {
         let user = "user-\(configuration.firstUser + index)"
         let password = SyntheticUsers.password(for: user, seed: configuration.seed)
@@ -277,7 +274,9 @@ public final class ClientSwarm: Service, Sendable {
             }
             redirect = nil
             attempt += 1
-            switch await session(at: endpoint, token: token!, user: user, group: group, retry: &retry) {
+            let (end, attached) = await session(at: endpoint, token: token!, user: user, group: group)
+            if attached { retry.succeeded() }
+            switch end {
             case .redirected(let target):
                 redirect = target
             case .busy(let retryAfter):
@@ -310,7 +309,15 @@ public final class ClientSwarm: Service, Sendable {
     private func login(user: String, password: String, group: any EventLoopGroup) async -> Message? {
         let sent = clock.now
         let timeout = configuration.loginTimeout ?? (configuration.policy == .legacy ? .milliseconds(500) : .seconds(30))
-        let reply = await request(.login(user: user, password: password), to: configuration.auth, group: group, timeout: timeout)
+        let reply: Message?
+        if let auth = addresses.auth {
+            let request = Message.login(user: user, password: password)
+            reply = await exchange(with: auth, group: group) { loop in
+                FirstReplyHandler(request: request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)), eventLoop: loop)
+            } ?? nil
+        } else {
+            reply = nil
+        }
         switch reply {
         case .token:
             metrics.logins.increment("ok")
@@ -322,139 +329,104 @@ public final class ClientSwarm: Service, Sendable {
         return reply
     }
 
-    /// Opens a connection, sends one message, returns the first answer (nil on failure or timeout).
-    private func request(_ message: Message, to endpoint: Endpoint, group: any EventLoopGroup, timeout: Duration) async -> Message? {
-        guard let channel = try? await Framing.connect(to: endpoint, from: configuration.bind, group: group) else { return nil }
-        return try? await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(message)
-            return try await Self.first(of: inbound, within: timeout, closing: channel.channel)
-        }
-    }
-
-    /// The first message from `inbound`, or nil when none comes within `timeout` (the channel is
-    /// then closed, which ends the read).
-    private static func first(
-        of inbound: NIOAsyncChannelInboundStream<Inbound>, within timeout: Duration, closing channel: any Channel
-    ) async throws -> Message? {
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.seconds * 1e9))) { channel.close(promise: nil) }
-        defer { timer.cancel() }
-        for try await item in inbound { return item.message }
-        return nil
-    }
-
-    /// Attaches at `endpoint` and, once attached, keeps the session alive until it fails.
-    private func session(
-        at endpoint: Endpoint, token: SignedToken, user: String, group: any EventLoopGroup, retry: inout RetryPolicy
-    ) async -> SessionEnd {
-        guard let channel = try? await Framing.connect(to: endpoint, from: configuration.bind, group: group) else {
+    /// Attaches at `endpoint` and, once attached, keeps the session alive until it ends.
+    private func session(at endpoint: Endpoint, token: SignedToken, user: String, group: any EventLoopGroup) async -> (SessionEnd, attached: Bool) {
+        guard let address = try? endpoint.socketAddress() else {
             metrics.attaches.increment("failed")
-            return .failed
+            return (.failed, false)
         }
-        let onlineSeconds = UInt32(max(0, now.seconds))
-        let attach = Message.attach(token: token, process: configuration.name, onlineSeconds: onlineSeconds)
-        let outcome: (SessionEnd, Bool)? = try? await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(attach)
-            var iterator = inbound.makeAsyncIterator()
-            let timer = channel.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(configuration.responseTimeout.seconds * 1e9))) {
-                channel.channel.close(promise: nil)
-            }
-            let reply = try await iterator.next()
-            timer.cancel()
-            switch reply?.message {
-            case .attached(_, let peers):
-                metrics.attaches.increment("accepted")
-                learn(peers)
-            case .redirect(let target, _):
-                metrics.attaches.increment("redirected")
-                return (.redirected(target), false)
-            case .busy(let millis, _):
-                metrics.attaches.increment("busy")
-                return (.busy(.milliseconds(millis)), false)
-            case .error(.badToken, _), .error(.expiredToken, _):
-                metrics.attaches.increment("rejected")
-                return (.tokenRejected, false)
-            default:
-                metrics.attaches.increment("failed")
-                return (.failed, false)
-            }
-            state.withLock { $0.online += 1 }
-            metrics.online.increment()
-            defer {
-                state.withLock { $0.online -= 1 }
-                metrics.online.decrement()
-            }
-            await keepAlive(channel: channel.channel, iterator: &iterator, outbound: outbound)
-            return (.lost, true)
+        let attach = Message.attach(token: token, process: configuration.name, onlineSeconds: UInt32(max(0, now.seconds)))
+        let timing = sessionTiming
+        let population = configuration.users ?? (configuration.firstUser + configuration.virtualClients - 1)
+        let outcome = await exchange(with: address, group: group) { loop in
+            VirtualSessionHandler(attach: attach, timing: timing, population: population, delegate: self, eventLoop: loop)
         }
         guard let outcome else {
             metrics.attaches.increment("failed")
-            return .failed
+            return (.failed, false)
         }
-        if outcome.1 { retry.succeeded() }
-        return outcome.0
+        return outcome
     }
 
-    /// Heartbeats and lookups on an attached session, until the supernode closes it, stops
-    /// answering, or the task is cancelled.
-    private func keepAlive(
-        channel: any Channel,
-        iterator: inout NIOAsyncChannelInboundStream<Inbound>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<Message>
-    ) async {
-        let lastAnswer = Mutex(now)
-        let pendingLookup = Mutex<(id: UInt64, sent: Duration)?>(nil)
-        let population = configuration.users ?? (configuration.firstUser + configuration.virtualClients - 1)
-        let writer = Task {
-            var sequence: UInt64 = 0
-            var sinceLookup = Duration.zero
-            while !Task.isCancelled {
-                try? await Task.sleep(for: configuration.heartbeatInterval)
-                let now = self.now
-                if now - lastAnswer.withLock({ $0 }) > configuration.responseTimeout * 2 { break }
-                sequence += 1
-                do {
-                    try await outbound.write(.heartbeat(sequence: sequence))
-                    sinceLookup += configuration.heartbeatInterval
-                    if sinceLookup >= configuration.lookupInterval {
-                        sinceLookup = .zero
-                        let stale = pendingLookup.withLock { pending -> Bool in
-                            defer { pending = (sequence, now) }
-                            return pending.map { now - $0.sent > configuration.responseTimeout } ?? false
-                        }
-                        if stale { metrics.lookups.increment("failed") }
-                        try await outbound.write(.lookup(requestID: sequence, user: "user-\(Int.random(in: 1...max(1, population)))"))
-                    }
-                } catch {
-                    break
-                }
-            }
+    /// A session's timing from the configuration: a lookup every `lookupInterval` (rounded to
+    /// whole heartbeats), and the session counted lost after two heartbeats and a response
+    /// timeout without a word (never sooner than twice the response timeout).
+    private var sessionTiming: SessionTiming {
+        let heartbeat = configuration.heartbeatInterval
+        return SessionTiming(
+            heartbeat: .nanoseconds(Int64(heartbeat.seconds * 1e9)),
+            lookupEvery: max(1, Int((configuration.lookupInterval.seconds / heartbeat.seconds).rounded())),
+            responseTimeout: .nanoseconds(Int64(configuration.responseTimeout.seconds * 1e9)),
+            silence: .nanoseconds(Int64(max(configuration.responseTimeout * 2, heartbeat * 2 + configuration.responseTimeout).seconds * 1e9))
+        )
+    }
+
+    /// Connects to `address` with `make`'s handler behind the frame codec and waits for the
+    /// handler's result; nil when the connection could not be made. Cancellation closes the
+    /// connection, which completes the handler's result.
+    ///
+    /// The result future is taken when the handler is made, not looked up in the pipeline after
+    /// the connect: a fast answer (a BUSY) can close the connection before this task resumes.
+    private func exchange<Handler: ConnectionOutcome>(
+        with address: SocketAddress, group: any EventLoopGroup, make: @escaping @Sendable (any EventLoop) -> Handler
+    ) async -> Handler.Result? {
+        let loop = group.next()
+        let result = Slot<EventLoopFuture<Handler.Result>>()
+        let connected = Framing.connect(to: address, from: addresses.bind, on: loop) {
+            let handler = make(loop)
+            result.value.withLock { $0 = handler.result }
+            return handler
+        }
+        guard let channel = try? await connected.get(), let future = result.value.withLock({ $0 }) else { return nil }
+        return await withTaskCancellationHandler {
+            try? await future.get()
+        } onCancel: {
             channel.close(promise: nil)
         }
-        defer { writer.cancel() }
-        while let item = try? await iterator.next() {
-            lastAnswer.withLock { $0 = now }
-            switch item {
-            case .message(.heartbeatAck): break
-            case .message(.lookupResult(let id, _, let location)):
-                let matched = pendingLookup.withLock { pending -> Bool in
-                    guard pending?.id == id else { return false }
-                    pending = nil
-                    return true
-                }
-                if matched { metrics.lookups.increment(location == nil ? "not_found" : "found") }
-            case .message(.error(.unavailable, _)):
-                pendingLookup.withLock { $0 = nil }
-                metrics.lookups.increment("failed")
-            case .message(.peers(let peers)):
-                learn(peers)
-            case .message(.promote):
-                promote()
-            case .malformed(let error):
-                metrics.common.malformedFrames.increment(error.code.description)
-                channel.close(promise: nil)
-            case .message:
-                break
-            }
+    }
+}
+
+/// A value set once from an event loop and read from a task.
+final class Slot<Value: Sendable>: Sendable {
+    let value = Mutex<Value?>(nil)
+}
+
+/// The resolved addresses a client process connects with.
+struct ClientAddresses: Sendable {
+    var auth: SocketAddress?
+    var bind: SocketAddress?
+
+    init(_ configuration: ClientConfiguration) {
+        auth = try? configuration.auth.socketAddress()
+        bind = configuration.bind.flatMap { try? SocketAddress(ipAddress: $0, port: 0) }
+    }
+}
+
+extension ClientSwarm: SessionDelegate {
+    func sessionAttached(peers: [PeerInfo]) {
+        learn(peers)
+        state.withLock { $0.online += 1 }
+        metrics.online.increment()
+    }
+
+    func sessionDetached() {
+        state.withLock { $0.online -= 1 }
+        metrics.online.decrement()
+    }
+
+    func learned(_ peers: [PeerInfo]) {
+        learn(peers)
+    }
+
+    func promoteRequested() {
+        promote()
+    }
+
+    func count(_ event: SessionEvent) {
+        switch event {
+        case .attach(let outcome): metrics.attaches.increment(outcome)
+        case .lookup(let outcome): metrics.lookups.increment(outcome)
+        case .malformed(let reason): metrics.common.malformedFrames.increment(reason)
         }
     }
 }

@@ -108,7 +108,7 @@ enum Framing {
 }
 
 /// `IP_BIND_ADDRESS_NO_PORT` from linux/in.h (Linux 4.2+), which Glibc's headers do not export.
-private let ipBindAddressNoPort: CInt = 24
+let ipBindAddressNoPort: CInt = 24
 
 /// Where a server listens: a socket passed by socket activation, or an address to bind.
 public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
