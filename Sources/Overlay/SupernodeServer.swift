@@ -93,7 +93,7 @@ public final class SupernodeServer: Service, Sendable {
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
     private let nextRequestID = Atomic<UInt64>(1)
-    private let pending = Mutex([UInt64: CheckedContinuation<Message?, Never>]())
+    private let pending = Mutex([UInt64: EventLoopPromise<Message?>]())
     private let linkRequests: AsyncStream<Endpoint>
     private let linkRequestSink: AsyncStream<Endpoint>.Continuation
 
@@ -104,11 +104,12 @@ public final class SupernodeServer: Service, Sendable {
         var attachedAt: Duration
         var lastHeard: Duration
         var channel: any Channel
-        var outbound: NIOAsyncChannelOutboundWriter<Message>
     }
 
     struct Link: Sendable {
         var outbound: NIOAsyncChannelOutboundWriter<Message>?
+        /// The link's channel, for requests written without a task (lookups forwarded to the owner).
+        var channel: (any Channel)?
     }
 
     struct State: Sendable {
@@ -157,7 +158,7 @@ public final class SupernodeServer: Service, Sendable {
 
     public func run() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
-        let server = try await FramedServer.bind(configuration.listen, group: group)
+        let server = try await bindConnections(group: group)
         if configuration.advertise == nil, let bound = server.localAddress?.endpoint {
             state.withLock { $0.advertised = bound }
         }
@@ -178,8 +179,11 @@ public final class SupernodeServer: Service, Sendable {
             tasks.addTask { await supervision.keepAlive { self.statusLine() } }
             tasks.addTask { await self.runLinks(group: group) }
             tasks.addTask { await self.maintain() }
-            // Returns once graceful shutdown has closed the listener and every connection.
-            try? await server.serve { connection in try await self.serve(connection) }
+            // Connections are served on the event loops (``SupernodeConnectionHandler``) until
+            // graceful shutdown closes the listener and every open connection.
+            await cancelWhenGracefulShutdown { await Self.waitForever() }
+            try? await server.close().get()
+            for channel in state.withLock({ $0.sessions.values.map(\.channel) }) { channel.close(promise: nil) }
             tasks.cancelAll()
         }
         supervision.stopping()
@@ -194,77 +198,82 @@ public final class SupernodeServer: Service, Sendable {
 
     // MARK: Connections
 
-    private func serve(_ connection: FramedChannel) async throws {
-        try await connection.executeThenClose { inbound, outbound in
-            var iterator = inbound.makeAsyncIterator()
-            guard let first = try await iterator.next() else { return }
-            switch first {
-            case .message(.attach(let token, let process, let onlineSeconds)):
-                try await serveClient(
-                    token: token, process: process, onlineSeconds: onlineSeconds,
-                    channel: connection.channel, iterator: &iterator, outbound: outbound
-                )
-            case .message(let message) where Self.isPeerMessage(message):
-                var next: Inbound? = first
-                while let item = next {
-                    guard case .message(let message) = item, Self.isPeerMessage(message) else {
-                        try await reject(item, outbound)
-                        return
-                    }
-                    if let reply = handlePeer(message) { try await outbound.write(reply) }
-                    next = try await iterator.next()
+    private static func waitForever() async {
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+    }
+
+    /// Binds the overlay listener (or takes the socket-activated one); every accepted connection
+    /// gets the frame codec and a ``SupernodeConnectionHandler``. Tuned for storms as
+    /// ``FramedServer`` is: a deep backlog and many accepts per wake-up.
+    private func bindConnections(group: any EventLoopGroup) async throws -> any Channel {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.maxMessagesPerRead, value: 256)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameInboundDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameOutboundEncoder()))
+                    try channel.pipeline.syncOperations.addHandler(SupernodeConnectionHandler(server: self))
                 }
-            default:
-                try await reject(first, outbound)
             }
+        switch configuration.listen {
+        case .endpoint(let endpoint): return try await bootstrap.bind(host: endpoint.host, port: Int(endpoint.port)).get()
+        case .descriptor(let fd): return try await bootstrap.withBoundSocket(fd).get()
         }
     }
 
-    private static func isPeerMessage(_ message: Message) -> Bool {
+    static func isPeerMessage(_ message: Message) -> Bool {
         switch message {
         case .peers, .register, .lookup: true
         default: false
         }
     }
 
-    private func reject(_ item: Inbound, _ outbound: NIOAsyncChannelOutboundWriter<Message>) async throws {
+    /// The error frame for something a supernode does not take here, counted as malformed.
+    func rejection(_ item: Inbound) -> Message {
         switch item {
         case .malformed(let error):
             metrics.common.malformedFrames.increment(error.code.description)
-            try await outbound.write(.error(code: .malformedFrame, message: error.description))
+            return .error(code: .malformedFrame, message: error.description)
         case .message(let message):
             metrics.common.malformedFrames.increment("unexpected_message")
-            try await outbound.write(.error(code: .unexpectedMessage, message: "supernode does not take \(message.kind) here"))
+            return .error(code: .unexpectedMessage, message: "supernode does not take \(message.kind) here")
         }
     }
 
-    private func serveClient(
-        token: SignedToken, process: String, onlineSeconds: UInt32, channel: any Channel,
-        iterator: inout NIOAsyncChannelInboundStream<Inbound>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<Message>
-    ) async throws {
+    /// What a supernode answers an attach with; `session` is set when the client was accepted.
+    struct AttachAnswer {
+        var reply: Message
+        var session: UInt64?
+        var user: String
+    }
+
+    /// Decides an attach: verifies the token, applies the admission policy, registers the
+    /// session when accepted (the caller publishes the user once the answer is out). A legacy
+    /// supernode past its hard limit falls over here.
+    func attach(token: SignedToken, process: String, onlineSeconds: UInt32, channel: any Channel) -> AttachAnswer {
         do {
             try verifier.verify(token, now: unixSeconds())
         } catch {
             metrics.attaches.increment("rejected")
             let code: ErrorCode = if case .expired = error { .expiredToken } else { .badToken }
-            try await outbound.write(.error(code: code, message: error.description))
-            return
+            return AttachAnswer(reply: .error(code: code, message: error.description), user: token.user)
         }
-        let decision = state.withLock { state -> (SupernodeAdmission.Action, UInt64, [PeerInfo], Int) in
+        let now = self.now
+        let decision = state.withLock { state -> (SupernodeAdmission.Action, UInt64, [PeerInfo]) in
             let peers = state.membership.peers.filter { !$0.promoted || $0.capacity > 0 }
             let action = admission.admit(attached: state.sessions.count, peers: peers.map { ($0.name, $0.load) })
-            guard action == .accept else { return (action, 0, [], 0) }
+            guard action == .accept else { return (action, 0, []) }
             let id = state.nextSession
             state.nextSession += 1
-            let now = self.now
             state.sessions[id] = Session(
                 user: token.user, process: process, onlineSeconds: onlineSeconds, attachedAt: now, lastHeard: now,
-                channel: channel, outbound: outbound
+                channel: channel
             )
-            return (action, id, [selfInfo(state)] + state.membership.peers, state.membership.version)
+            return (action, id, [selfInfo(state)] + state.membership.peers)
         }
-        var announcedVersion = decision.3
         switch decision.0 {
         case .overload:
             logger.critical("overloaded: more clients than the hard limit, falling over", metadata: [
@@ -274,83 +283,84 @@ public final class SupernodeServer: Service, Sendable {
         case .redirect(let name):
             metrics.attaches.increment("redirected")
             let target = state.withLock { $0.membership.members[name]?.info.endpoint }
-            if let target {
-                try await outbound.write(.redirect(to: target, reason: "\(configuration.name) is full"))
+            let reply: Message = if let target {
+                .redirect(to: target, reason: "\(configuration.name) is full")
             } else {
-                try await outbound.write(.busy(retryAfterMillis: 1000, reason: "full"))
+                .busy(retryAfterMillis: 1000, reason: "full")
             }
-            return
+            return AttachAnswer(reply: reply, user: token.user)
         case .busy(let retryAfter):
             metrics.attaches.increment("busy")
-            try await outbound.write(.busy(retryAfterMillis: UInt32(retryAfter.seconds * 1000), reason: "\(configuration.name) is full"))
-            return
+            return AttachAnswer(
+                reply: .busy(retryAfterMillis: UInt32(retryAfter.seconds * 1000), reason: "\(configuration.name) is full"),
+                user: token.user)
         case .accept:
-            break
+            metrics.attaches.increment("accepted")
+            metrics.clients.increment()
+            return AttachAnswer(reply: .attached(supernode: configuration.name, peers: decision.2), session: decision.1, user: token.user)
         }
-        let sessionID = decision.1
-        metrics.attaches.increment("accepted")
-        metrics.clients.increment()
-        defer {
-            state.withLock { _ = $0.sessions.removeValue(forKey: sessionID) }
-            metrics.clients.decrement()
-        }
-        try await outbound.write(.attached(supernode: configuration.name, peers: decision.2))
-        await publish(users: [token.user])
+    }
 
-        while let item = try await iterator.next() {
-            state.withLock { $0.sessions[sessionID]?.lastHeard = self.now }
-            switch item {
-            case .message(.heartbeat(let sequence)):
-                let (load, version, peers) = state.withLock { state in
-                    (UInt16(clamping: state.sessions.count * 1000 / configuration.capacity), state.membership.version,
-                     [selfInfo(state)] + state.membership.peers)
-                }
-                try await outbound.write(.heartbeatAck(sequence: sequence, loadPerMille: load))
-                if version != announcedVersion {
-                    announcedVersion = version
-                    try await outbound.write(.peers(peers))
-                }
-            case .message(.lookup(let requestID, let user)):
-                try await outbound.write(await lookup(requestID: requestID, user: user))
-            default:
-                try await reject(item, outbound)
-                return
-            }
+    /// An attached session ended.
+    func detach(_ session: UInt64) {
+        state.withLock { _ = $0.sessions.removeValue(forKey: session) }
+        metrics.clients.decrement()
+    }
+
+    /// A message on an attached session: notes it as heard, and returns what a heartbeat
+    /// answers (its load) and the membership version, so peers are re-announced only on change.
+    func heard(_ session: UInt64) -> (loadPerMille: UInt16, version: Int) {
+        let now = self.now
+        return state.withLock { state in
+            state.sessions[session]?.lastHeard = now
+            return (UInt16(clamping: state.sessions.count * 1000 / configuration.capacity), state.membership.version)
         }
+    }
+
+    /// This node and its peers, as a peers message announces them.
+    func announcement() -> [PeerInfo] {
+        state.withLock { [selfInfo($0)] + $0.membership.peers }
+    }
+
+    func peerMessage(_ message: Message) -> Message? {
+        handlePeer(message)
     }
 
     // MARK: Directory
 
-    /// Answers a client's lookup: locally when this node owns the user's entry, else by asking the owner.
-    private func lookup(requestID: UInt64, user: String) async -> Message {
+    /// Answers a client's lookup: locally when this node owns the user's entry, else by asking
+    /// the owner over the link; the answer completes on `loop`.
+    func lookup(requestID: UInt64, user: String, on loop: any EventLoop) -> EventLoopFuture<Message> {
         let owner = state.withLock { state -> (String, Endpoint?) in
             let names = [configuration.name] + state.membership.members.keys
             let owner = DirectoryOwnership.owner(of: user, among: names) ?? configuration.name
             return (owner, state.membership.members[owner]?.info.endpoint)
         }
-        let answer: Message?
+        let answer: EventLoopFuture<Message?>
         if owner.0 == configuration.name {
-            answer = localLookup(requestID: requestID, user: user)
+            answer = loop.makeSucceededFuture(localLookup(requestID: requestID, user: user))
         } else if let endpoint = owner.1 {
-            answer = await forward(.lookup(requestID: 0, user: user), to: endpoint).map { reply in
+            answer = forward(user: user, to: endpoint, on: loop).map { reply in
                 if case .lookupResult(_, let user, let location) = reply {
                     return .lookupResult(requestID: requestID, user: user, location: location)
                 }
                 return reply
             }
         } else {
-            answer = nil
+            answer = loop.makeSucceededFuture(nil)
         }
-        switch answer {
-        case .lookupResult(_, _, .some):
-            metrics.lookups.increment("found")
-            return answer!
-        case .lookupResult(_, _, .none):
-            metrics.lookups.increment("not_found")
-            return answer!
-        default:
-            metrics.lookups.increment("unavailable")
-            return .error(code: .unavailable, message: "directory owner \(owner.0) did not answer")
+        return answer.map { answer in
+            switch answer {
+            case .lookupResult(_, _, .some):
+                self.metrics.lookups.increment("found")
+                return answer!
+            case .lookupResult(_, _, .none):
+                self.metrics.lookups.increment("not_found")
+                return answer!
+            default:
+                self.metrics.lookups.increment("unavailable")
+                return .error(code: .unavailable, message: "directory owner \(owner.0) did not answer")
+            }
         }
     }
 
@@ -390,7 +400,7 @@ public final class SupernodeServer: Service, Sendable {
     }
 
     /// Registers `users` (attached here) with the nodes that own their entries.
-    private func publish(users: [String]) async {
+    func publish(users: [String]) {
         let (byOwner, endpoints) = state.withLock { state -> ([String: [String]], [String: Endpoint]) in
             let names = [configuration.name] + state.membership.members.keys
             var byOwner: [String: [String]] = [:]
@@ -406,7 +416,7 @@ public final class SupernodeServer: Service, Sendable {
                 if owner == configuration.name {
                     _ = handlePeer(message)
                 } else if let endpoint = endpoints[owner] {
-                    await send(message, to: endpoint)
+                    send(message, to: endpoint)
                 }
             }
         }
@@ -414,38 +424,33 @@ public final class SupernodeServer: Service, Sendable {
 
     // MARK: Links to other supernodes
 
-    private func send(_ message: Message, to endpoint: Endpoint) async {
-        guard let outbound = state.withLock({ $0.links[endpoint]?.outbound }) else {
+    /// Writes `message` on the link to `endpoint`, or asks for the link when there is none.
+    private func send(_ message: Message, to endpoint: Endpoint) {
+        guard let channel = state.withLock({ $0.links[endpoint]?.channel }) else {
             linkRequestSink.yield(endpoint)
             return
         }
-        try? await outbound.write(message)
+        channel.writeAndFlush(message, promise: nil)
     }
 
-    /// Sends a request on the link to `endpoint` and waits up to 2 s for the answer.
-    private func forward(_ request: Message, to endpoint: Endpoint) async -> Message? {
-        guard case .lookup(_, let user) = request else { return nil }
-        let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
-        return await withTaskGroup(of: Message?.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    self.pending.withLock { $0[id] = continuation }
-                    Task { await self.send(.lookup(requestID: id, user: user), to: endpoint) }
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                self.resolve(id, with: nil)
-                return nil
-            }
-            let answer = await group.next() ?? nil
-            group.cancelAll()
-            return answer
+    /// Asks the owner at `endpoint` for `user`'s entry and completes on `loop` with the answer, or
+    /// nil after 2 s. The request goes straight to the link's channel and the timeout is a timer
+    /// on its event loop: no task per forwarded lookup.
+    private func forward(user: String, to endpoint: Endpoint, on loop: any EventLoop) -> EventLoopFuture<Message?> {
+        guard let channel = state.withLock({ $0.links[endpoint]?.channel }) else {
+            linkRequestSink.yield(endpoint)
+            return loop.makeSucceededFuture(nil)
         }
+        let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let promise = loop.makePromise(of: Message?.self)
+        pending.withLock { $0[id] = promise }
+        channel.eventLoop.scheduleTask(in: .seconds(2)) { self.resolve(id, with: nil) }
+        channel.writeAndFlush(Message.lookup(requestID: id, user: user)).whenFailure { _ in self.resolve(id, with: nil) }
+        return promise.futureResult
     }
 
     private func resolve(_ id: UInt64, with message: Message?) {
-        pending.withLock { $0.removeValue(forKey: id) }?.resume(returning: message)
+        pending.withLock { $0.removeValue(forKey: id) }?.succeed(message)
     }
 
     /// Keeps one outbound link per known supernode, as requested on `linkRequests`.
@@ -471,11 +476,17 @@ public final class SupernodeServer: Service, Sendable {
             do {
                 let channel = try await Framing.connect(to: endpoint, from: source == "0.0.0.0" ? nil : source, group: group)
                 try await channel.executeThenClose { inbound, outbound in
-                    state.withLock { $0.links[endpoint]?.outbound = outbound }
+                    state.withLock {
+                        $0.links[endpoint]?.outbound = outbound
+                        $0.links[endpoint]?.channel = channel.channel
+                    }
                     metrics.peerLinks.increment()
                     defer {
                         metrics.peerLinks.decrement()
-                        state.withLock { $0.links[endpoint]?.outbound = nil }
+                        state.withLock {
+                            $0.links[endpoint]?.outbound = nil
+                            $0.links[endpoint]?.channel = nil
+                        }
                     }
                     try await outbound.write(.peers(state.withLock { [selfInfo($0)] + $0.membership.peers }))
                     for try await item in inbound {
@@ -510,19 +521,23 @@ public final class SupernodeServer: Service, Sendable {
                 let idle = state.sessions.values.filter { now - $0.lastHeard > configuration.sessionTimeout }.map(\.channel)
                 let pool = ([selfInfo(state)] + state.membership.peers)
                 let load = Double(pool.map { Int($0.clients) }.reduce(0, +)) / Double(max(1, pool.map { Int($0.capacity) }.reduce(0, +)))
-                var candidates: [String: PromotionPolicy.Candidate] = [:]
-                let supernodes = Set(pool.map(\.name))
-                for session in state.sessions.values
-                where !state.promotedProcesses.contains(session.process) && !supernodes.contains("promoted-\(session.process)") {
+                // The longest-online session of each client process, then the processes that
+                // are neither promoted already nor serving as supernodes.
+                var longest: [String: UInt32] = [:]
+                for session in state.sessions.values {
                     let online = session.onlineSeconds + UInt32(max(0, (now - session.attachedAt).seconds))
-                    if online > candidates[session.process]?.onlineSeconds ?? 0 || candidates[session.process] == nil {
-                        candidates[session.process] = .init(process: session.process, onlineSeconds: online)
-                    }
+                    if online >= longest[session.process] ?? 0 { longest[session.process] = online }
                 }
-                var promote: NIOAsyncChannelOutboundWriter<Message>?
+                let supernodes = Set(pool.map(\.name))
+                var candidates: [String: PromotionPolicy.Candidate] = [:]
+                for (process, online) in longest
+                where !state.promotedProcesses.contains(process) && !supernodes.contains("promoted-\(process)") {
+                    candidates[process] = .init(process: process, onlineSeconds: online)
+                }
+                var promote: (any Channel)?
                 if case .promote(let process) = state.promotion.evaluate(now: now, poolLoad: load, candidates: Array(candidates.values)) {
                     state.promotedProcesses.insert(process)
-                    promote = state.sessions.values.first { $0.process == process }?.outbound
+                    promote = state.sessions.values.first { $0.process == process }?.channel
                 }
                 return (
                     [selfInfo(state)] + state.membership.peers,
@@ -538,16 +553,16 @@ public final class SupernodeServer: Service, Sendable {
                 for seed in seeds { linkRequestSink.yield(seed) }
             }
             for channel in idle { channel.close(promise: nil) }
-            for endpoint in endpoints { await send(.peers(gossip), to: endpoint) }
+            for endpoint in endpoints { send(.peers(gossip), to: endpoint) }
             if let promote {
                 metrics.promotions.increment()
                 logger.info("promoting a client process to supernode")
-                try? await promote.write(.promote(reason: "pool load high"))
+                promote.writeAndFlush(Message.promote(reason: "pool load high"), promise: nil)
             }
             sinceRefresh += configuration.gossipInterval
             if sinceRefresh >= configuration.directoryTTL / 3 {
                 sinceRefresh = .zero
-                await publish(users: users)
+                publish(users: users)
             }
         }
     }
