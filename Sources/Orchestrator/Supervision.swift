@@ -549,7 +549,7 @@ extension LabRun {
         if let containers {
             result = await containers.start(name, log: log)
         } else {
-            result = await spawn(plan, log: log)
+            result = await spawn(plan, attempt: attempt, log: log)
         }
         let now = ContinuousClock.now
         switch result {
@@ -593,13 +593,15 @@ extension LabRun {
     }
 
     /// Spawns an instance's process with its output piped into `log`.
-    private func spawn(_ plan: InstancePlan, log: Int32) async -> Result<Int32, StartError> {
+    private func spawn(_ plan: InstancePlan, attempt: Int, log: Int32) async -> Result<Int32, StartError> {
         var fds: [Int32] = [-1, -1]
         guard makePipe(&fds) else { return .failure(StartError("pipe: \(Errno(errno))")) }
         ledger.append(LedgerEntry(kind: .spawning, instance: plan.name))
         let options = SpawnOptions(
             executable: plan.executable, arguments: plan.arguments,
-            environment: inherited.merging(plan.environment) { _, lab in lab },
+            // STORMLAB_RESTARTS: 0 on the first start, N on the Nth restart, so a program can tell
+            // a deployment's first start from coming back (a client ramps up only the first time).
+            environment: inherited.merging(plan.environment) { _, lab in lab }.merging(["STORMLAB_RESTARTS": "\(attempt)"]) { _, restarts in restarts },
             listenFDs: (listenSockets[plan.name] ?? []).map { ($0.fd, $0.name) },
             newProcessGroup: true, parentDeathSignal: configuration.parentDeathSignal ? SIGKILL : nil,
             standardOutput: fds[1], standardError: fds[1], workingDirectory: workingDirectory)

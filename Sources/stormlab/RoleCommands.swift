@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Overlay
 import OverlayWire
 
@@ -102,13 +103,19 @@ struct SupernodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a client process must be online to qualify for promotion (default: legacy 3600, adaptive 2).")
     var promoteMinimumOnline: UInt32?
 
-    @Option(help: "Seconds without a word after which a client session is dropped.")
-    var sessionTimeout = 10.0
+    @Option(help: "Seconds without a word after which a client session is dropped (default: 10, or 4 heartbeats when --client-heartbeat is longer than 2.5 s).")
+    var sessionTimeout: Double?
+
+    @Option(help: "Seconds between the clients' heartbeats, so the session timeout can follow them.")
+    var clientHeartbeat = 1.0
 
     func validate() throws {
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
         guard overloadFactor >= 1 else { throw ValidationError("--overload-factor must be at least 1") }
         guard promoteLow <= promoteHigh else { throw ValidationError("--promote-low must not exceed --promote-high") }
+        guard clientHeartbeat > 0, sessionTimeout.map({ $0 > 0 }) ?? true else {
+            throw ValidationError("--client-heartbeat and --session-timeout must be positive")
+        }
     }
 
     func run() async throws {
@@ -128,7 +135,7 @@ struct SupernodeCommand: AsyncParsableCommand {
         configuration.promoteHigh = promoteHigh
         configuration.promoteLow = promoteLow
         configuration.promoteMinimumOnline = promoteMinimumOnline
-        configuration.sessionTimeout = .seconds(sessionTimeout)
+        configuration.sessionTimeout = .seconds(sessionTimeout ?? max(10, 4 * clientHeartbeat))
         try await runRole(SupernodeServer(configuration: configuration, logger: logger), logger: logger)
     }
 }
@@ -174,6 +181,9 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(help: "Seconds over which the virtual clients start (0: all at once).")
     var startSpread = 0.0
 
+    @Option(help: "Seconds over which the virtual clients start on the process's first start (a deployment's ramp); a restart, where $STORMLAB_RESTARTS is above 0, uses --start-spread (default: --start-spread).")
+    var ramp: Double?
+
     @Option(help: "Seconds before a login is given up and retried (default: legacy 0.5, adaptive 30).")
     var loginTimeout: Double?
 
@@ -187,6 +197,7 @@ struct ClientCommand: AsyncParsableCommand {
         guard virtualClients >= 0 else { throw ValidationError("--virtual must not be negative") }
         guard firstUser >= 1 else { throw ValidationError("--first-user must be at least 1") }
         guard heartbeat > 0, lookupInterval > 0 else { throw ValidationError("intervals must be positive") }
+        guard startSpread >= 0, ramp.map({ $0 >= 0 }) ?? true else { throw ValidationError("--start-spread and --ramp must not be negative") }
         guard !supernodes.endpoints.isEmpty else { throw ValidationError("--supernodes needs at least one host:port") }
     }
 
@@ -207,7 +218,8 @@ struct ClientCommand: AsyncParsableCommand {
         configuration.policy = role.policy
         configuration.heartbeatInterval = .seconds(heartbeat)
         configuration.lookupInterval = .seconds(lookupInterval)
-        configuration.startSpread = .seconds(startSpread)
+        let restarts = ProcessInfo.processInfo.environment["STORMLAB_RESTARTS"].flatMap { Int($0) } ?? 0
+        configuration.startSpread = .seconds(restarts == 0 ? ramp ?? startSpread : startSpread)
         configuration.loginTimeout = loginTimeout.map { .seconds($0) }
         if promoteListen != nil || listeners.overlay != .endpoint(Endpoint(host: "127.0.0.1", port: 0)) {
             configuration.promoteListen = listeners.overlay
