@@ -97,7 +97,9 @@ public final class AuthServer: Service, Sendable {
         let group = MultiThreadedEventLoopGroup.singleton
         let pool = NIOThreadPool(numberOfThreads: max(1, configuration.workers))
         pool.start()
-        let server = try await FramedServer.bind(configuration.listen, group: group)
+        let server = try await FramedHandlerServer.bind(configuration.listen, group: group) {
+            AuthConnectionHandler(server: self, pool: pool)
+        }
         var metricsChannel: (any Channel)?
         if let address = configuration.metrics {
             metricsChannel = try await MetricsServer(registry: registry, address: address).start()
@@ -110,8 +112,12 @@ public final class AuthServer: Service, Sendable {
         supervision.ready(status: "serving logins")
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await supervision.keepAlive { "queue \(self.state.withLock { $0.queued })" } }
-            // Returns once graceful shutdown has closed the listener and every connection.
-            try? await server.serve { connection in try await self.serve(connection, pool: pool) }
+            // Connections are served on the event loops (``AuthConnectionHandler``) until graceful
+            // shutdown closes the listener.
+            await cancelWhenGracefulShutdown {
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            }
+            try? await server.close().get()
             tasks.cancelAll()
         }
         supervision.stopping()
@@ -120,29 +126,9 @@ public final class AuthServer: Service, Sendable {
         logger.info("auth stopped")
     }
 
-    private func serve(_ connection: FramedChannel, pool: NIOThreadPool) async throws {
-        metrics.connections.increment()
-        defer { metrics.connections.decrement() }
-        try await connection.executeThenClose { inbound, outbound in
-            for try await item in inbound {
-                switch item {
-                case .malformed(let error):
-                    metrics.common.malformedFrames.increment(error.code.description)
-                    try await outbound.write(.error(code: .malformedFrame, message: error.description))
-                    return
-                case .message(.login(let user, let password)):
-                    try await outbound.write(await login(user: user, password: password, pool: pool))
-                case .message(let other):
-                    metrics.common.malformedFrames.increment("unexpected_message")
-                    try await outbound.write(.error(code: .unexpectedMessage, message: "auth does not take \(other.kind)"))
-                    return
-                }
-            }
-        }
-    }
-
-    /// Answers one login: BUSY when the queue is full (adaptive), otherwise hashes on a worker.
-    func login(user: String, password: String, pool: NIOThreadPool) async -> Message {
+    /// Answers one login on `loop`: BUSY when the queue is full (adaptive), otherwise hashes on
+    /// a worker.
+    func login(user: String, password: String, pool: NIOThreadPool, on loop: any EventLoop) -> EventLoopFuture<Message> {
         let clock = ContinuousClock()
         let arrived = clock.now
         let decision = state.withLock { state -> AuthAdmission.Action in
@@ -152,17 +138,13 @@ public final class AuthServer: Service, Sendable {
         }
         if case .busy(let retryAfter) = decision {
             metrics.logins.increment("busy")
-            return .busy(retryAfterMillis: UInt32(clamping: Int64(retryAfter.seconds * 1000)), reason: "auth queue full")
+            return loop.makeSucceededFuture(
+                .busy(retryAfterMillis: UInt32(clamping: Int64(retryAfter.seconds * 1000)), reason: "auth queue full"))
         }
         metrics.queueDepth.increment()
-        defer {
-            metrics.queueDepth.decrement()
-            state.withLock { $0.queued -= 1 }
-            metrics.loginDuration.recordNanoseconds(Int64((clock.now - arrived).seconds * 1e9))
-        }
         let iterations = configuration.hashIterations
         let seed = configuration.seed
-        let accepted = (try? await pool.runIfActive { () -> (Bool, Duration) in
+        let work = pool.runIfActive(eventLoop: loop) { () -> (Bool, Duration) in
             let started = clock.now
             let ok = self.verify(user: user, password: password, seed: seed, iterations: iterations)
             let spent = clock.now - started
@@ -171,14 +153,38 @@ public final class AuthServer: Service, Sendable {
                 usleep(UInt32(clamping: rest.components.seconds * 1_000_000 + rest.components.attoseconds / 1_000_000_000_000))
             }
             return (ok, clock.now - started)
-        }) ?? (false, .zero)
-        state.withLock { $0.serviceTime = $0.serviceTime * 0.9 + accepted.1 * 0.1 }
-        guard accepted.0 else {
-            metrics.logins.increment("bad_credentials")
-            return .error(code: .badCredentials, message: "unknown user or wrong password")
         }
-        metrics.logins.increment("ok")
-        return .token(signer.issue(user: user, now: unixSeconds(), lifetime: configuration.tokenLifetime, nonce: UInt64.random(in: 0...UInt64.max)))
+        return work.recover { _ in (false, .zero) }.map { accepted in
+            defer {
+                self.metrics.queueDepth.decrement()
+                self.state.withLock { $0.queued -= 1 }
+                self.metrics.loginDuration.recordNanoseconds(Int64((clock.now - arrived).seconds * 1e9))
+            }
+            self.state.withLock { $0.serviceTime = $0.serviceTime * 0.9 + accepted.1 * 0.1 }
+            guard accepted.0 else {
+                self.metrics.logins.increment("bad_credentials")
+                return .error(code: .badCredentials, message: "unknown user or wrong password")
+            }
+            self.metrics.logins.increment("ok")
+            return .token(self.signer.issue(
+                user: user, now: unixSeconds(), lifetime: self.configuration.tokenLifetime, nonce: UInt64.random(in: 0...UInt64.max)))
+        }
+    }
+
+    func countConnection(_ delta: Int) {
+        if delta > 0 { metrics.connections.increment() } else { metrics.connections.decrement() }
+    }
+
+    /// The error frame for a malformed or unexpected frame, counted.
+    func rejection(_ item: Inbound) -> Message {
+        switch item {
+        case .malformed(let error):
+            metrics.common.malformedFrames.increment(error.code.description)
+            return .error(code: .malformedFrame, message: error.description)
+        case .message(let other):
+            metrics.common.malformedFrames.increment("unexpected_message")
+            return .error(code: .unexpectedMessage, message: "auth does not take \(other.kind)")
+        }
     }
 
     /// One PBKDF2-SHA256 of the given password, compared with the user's stored hash. The stored
@@ -216,4 +222,74 @@ func unixSeconds() -> UInt64 {
     var spec = timespec()
     clock_gettime(CLOCK_REALTIME, &spec)
     return UInt64(spec.tv_sec)
+}
+
+/// One connection to auth, served on its event loop: logins are answered one after another, in
+/// order, each hashed on the worker pool; a malformed or unexpected frame gets an error frame
+/// and the connection closes once the answers before it are out. A client that half-closes
+/// after its last login still gets every answer.
+final class AuthConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Inbound
+    typealias OutboundOut = Message
+
+    private let server: AuthServer
+    private let pool: NIOThreadPool
+    /// The last answer still being worked on; the next one starts after it.
+    private var tail: EventLoopFuture<Void>?
+    private var closing = false
+
+    init(server: AuthServer, pool: NIOThreadPool) {
+        self.server = server
+        self.pool = pool
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        server.countConnection(1)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        server.countConnection(-1)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        let item = unwrapInboundIn(data)
+        let channel = context.channel
+        let loop = context.eventLoop
+        let server = self.server
+        let pool = self.pool
+        if case .message(.login(let user, let password)) = item {
+            enqueue(on: loop) {
+                server.login(user: user, password: password, pool: pool, on: loop).map { reply in
+                    channel.writeAndFlush(reply, promise: nil)
+                }
+            }
+        } else {
+            closing = true
+            enqueue(on: loop) {
+                channel.writeAndFlush(server.rejection(item)).always { _ in channel.close(promise: nil) }.map { _ in }
+            }
+        }
+    }
+
+    private func enqueue(on loop: any EventLoop, _ next: @escaping @Sendable () -> EventLoopFuture<Void>) {
+        let previous = tail ?? loop.makeSucceededVoidFuture()
+        tail = previous.flatMap(next)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // Half-closed: answer what was asked, then close.
+            closing = true
+            let channel = context.channel
+            (tail ?? context.eventLoop.makeSucceededVoidFuture()).whenComplete { _ in channel.close(promise: nil) }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
 }

@@ -178,6 +178,34 @@ struct FramedServer {
     }
 }
 
+/// A TCP server whose connections are served on their event loops: each accepted connection
+/// gets the frame codec and the handler `makeHandler` returns, with the same storm tuning as
+/// ``FramedServer`` (a deep backlog, many accepts per wake-up, half-closure allowed).
+enum FramedHandlerServer {
+    static func bind(
+        _ address: ListenAddress, group: any EventLoopGroup,
+        handler makeHandler: @escaping @Sendable () -> any ChannelHandler
+    ) async throws -> any Channel {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.maxMessagesPerRead, value: 256)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameInboundDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameOutboundEncoder()))
+                    try channel.pipeline.syncOperations.addHandler(makeHandler())
+                }
+            }
+        switch address {
+        case .endpoint(let endpoint): return try await bootstrap.bind(host: endpoint.host, port: Int(endpoint.port)).get()
+        case .descriptor(let fd): return try await bootstrap.withBoundSocket(fd).get()
+        }
+    }
+}
+
 extension SocketAddress {
     /// The address as an ``Endpoint``, when it is an IP address.
     var endpoint: Endpoint? {

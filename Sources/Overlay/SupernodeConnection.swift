@@ -94,6 +94,15 @@ final class SupernodeConnectionHandler: ChannelInboundHandler, RemovableChannelH
         context.close(promise: nil)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The far side is gone (a killed client's socket closes): so is the session. Half-closure
+        // is allowed on the listener for auth's sake; a supernode has nothing left to answer.
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            close(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         close(context: context)
     }

@@ -158,7 +158,7 @@ public final class SupernodeServer: Service, Sendable {
 
     public func run() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
-        let server = try await bindConnections(group: group)
+        let server = try await FramedHandlerServer.bind(configuration.listen, group: group) { SupernodeConnectionHandler(server: self) }
         if configuration.advertise == nil, let bound = server.localAddress?.endpoint {
             state.withLock { $0.advertised = bound }
         }
@@ -200,28 +200,6 @@ public final class SupernodeServer: Service, Sendable {
 
     private static func waitForever() async {
         while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-    }
-
-    /// Binds the overlay listener (or takes the socket-activated one); every accepted connection
-    /// gets the frame codec and a ``SupernodeConnectionHandler``. Tuned for storms as
-    /// ``FramedServer`` is: a deep backlog and many accepts per wake-up.
-    private func bindConnections(group: any EventLoopGroup) async throws -> any Channel {
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.maxMessagesPerRead, value: 256)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameInboundDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameOutboundEncoder()))
-                    try channel.pipeline.syncOperations.addHandler(SupernodeConnectionHandler(server: self))
-                }
-            }
-        switch configuration.listen {
-        case .endpoint(let endpoint): return try await bootstrap.bind(host: endpoint.host, port: Int(endpoint.port)).get()
-        case .descriptor(let fd): return try await bootstrap.withBoundSocket(fd).get()
-        }
     }
 
     static func isPeerMessage(_ message: Message) -> Bool {
