@@ -123,64 +123,11 @@ public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A TCP server for overlay frames, tuned for storms: a deep backlog, and many accepts per
-/// wake-up (NIO's default of a few per read starves the accept loop when thousands of clients
-/// reconnect at once).
-struct FramedServer {
-    let channel: NIOAsyncChannel<FramedChannel, Never>
-
-    static func bind(_ address: ListenAddress, group: any EventLoopGroup) async throws -> FramedServer {
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.maxMessagesPerRead, value: 256)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            // A client that half-closes after its last request still gets every answer.
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-        let channel: NIOAsyncChannel<FramedChannel, Never>
-        switch address {
-        case .endpoint(let endpoint):
-            channel = try await bootstrap.bind(host: endpoint.host, port: Int(endpoint.port)) { Framing.wrap($0) }
-        case .descriptor(let fd):
-            channel = try await bootstrap.bind(fd) { Framing.wrap($0) }
-        }
-        return FramedServer(channel: channel)
-    }
-
-    /// The bound address, for logs and for ports chosen by the kernel.
-    var localAddress: SocketAddress? { channel.channel.localAddress }
-
-    /// Serves every connection with `handle` in its own child task until graceful shutdown, which
-    /// closes the listening socket; open connections are then cancelled. One connection's error
-    /// never ends the server.
-    ///
-    /// The accept loop itself is not cancelled but runs until the listener's stream ends: every
-    /// accepted connection must reach `executeThenClose`, since NIO traps on a wrapped channel
-    /// dropped unused.
-    func serve(_ handle: @escaping @Sendable (FramedChannel) async throws -> Void) async throws {
-        let listener = channel.channel
-        try await withGracefulShutdownHandler {
-            try await withTaskCancellationHandler {
-                try await withThrowingDiscardingTaskGroup { group in
-                    try await channel.executeThenClose { connections in
-                        for try await connection in connections {
-                            group.addTask { try? await handle(connection) }
-                        }
-                    }
-                    group.cancelAll()
-                }
-            } onCancel: {
-                listener.close(promise: nil)
-            }
-        } onGracefulShutdown: {
-            listener.close(promise: nil)
-        }
-    }
-}
-
-/// A TCP server whose connections are served on their event loops: each accepted connection
-/// gets the frame codec and the handler `makeHandler` returns, with the same storm tuning as
-/// ``FramedServer`` (a deep backlog, many accepts per wake-up, half-closure allowed).
+/// A TCP server for overlay frames whose connections are served on their event loops: each
+/// accepted connection gets the frame codec and the handler `makeHandler` returns. Tuned for
+/// storms: a deep backlog, and many accepts per wake-up (NIO's default of a few per read starves
+/// the accept loop when thousands of clients reconnect at once). A client that half-closes after
+/// its last request still gets every answer.
 enum FramedHandlerServer {
     static func bind(
         _ address: ListenAddress, group: any EventLoopGroup,
