@@ -121,13 +121,17 @@ struct EngineTransport: Sendable {
         let connection = try await connect()
         do {
             return try await connection.executeThenClose { inbound, outbound in
-                try await outbound.write(.head(request.head))
-                if let body = request.body {
-                    try await outbound.write(.body(.byteBuffer(body)))
-                }
-                try await outbound.write(.end(nil))
+                var parts: [HTTPClientRequestPart] = [.head(request.head)]
+                if let body = request.body { parts.append(.body(.byteBuffer(body))) }
+                parts.append(.end(nil))
+                // The engine may answer and close the connection before the request's end is
+                // written (an early error answer to a request without a body); its answer is
+                // then already in the inbound stream, and it is what counts.
+                var writeError: (any Error)?
+                do { try await outbound.write(contentsOf: parts) } catch { writeError = error }
                 var body = EngineResponseBody(inbound.makeAsyncIterator())
-                let head = try await body.head()
+                let head: HTTPResponseHead
+                do { head = try await body.head() } catch { throw writeError ?? error }
                 return try await handle(head, &body)
             }
         } catch {
