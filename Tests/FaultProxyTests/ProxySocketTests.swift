@@ -54,8 +54,11 @@ struct ProxySocketTests {
                 #expect(rtt < .milliseconds(250))
             }
             await lab.proxy.revert(named: "slow")
-            let after = try await peer.roundTrip(Array("ping".utf8))
-            #expect(after < .milliseconds(50), "before \(before), after \(after)")
+            // Reverted: no round trip carries the delay any more. The fastest of three, so a
+            // busy machine's scheduling hiccup is not taken for a delay still applied.
+            var after = Duration.seconds(1)
+            for _ in 0..<3 { after = min(after, try await peer.roundTrip(Array("ping".utf8))) }
+            #expect(after < .milliseconds(100), "before \(before), after \(after)")
             await peer.close()
         }
     }
