@@ -27,6 +27,9 @@ public struct FaultPlan: Sendable, Hashable {
     public var duration: Duration
     /// Whether a suite expects this lab to pass or to fail; default ``Expectation/pass``.
     public var expect: Expectation
+    /// The outcomes (`healthy`, `recovered`, `degraded`, `metastable`) the run may end in to
+    /// meet its expectation; empty: any.
+    public var expectOutcome: [ExpectedOutcome] = []
     /// How often every instance's metrics are scraped and probes run; default 250 ms.
     public var scrapeInterval: Duration
     /// How to recognise a metastable outcome, when the plan says.
@@ -77,6 +80,11 @@ public enum Expectation: String, Sendable, Hashable, CaseIterable {
     case pass
     /// At least one SLO must fail: the lab demonstrates a failure.
     case fail
+}
+
+/// An outcome class a plan may require of its run (`expect-outcome`).
+public enum ExpectedOutcome: String, Sendable, Hashable, CaseIterable {
+    case healthy, recovered, degraded, metastable
 }
 
 /// The checks that must hold before any fault; when they do not, the run ends "not steady"

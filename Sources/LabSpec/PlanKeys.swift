@@ -2,7 +2,7 @@
 extension KeySet {
     static let plan = KeySet(
         supported: [
-            "seed", "duration", "expect", "description", "scrape-interval", "steady-state", "steps",
+            "seed", "duration", "expect", "expect-outcome", "description", "scrape-interval", "steady-state", "steps",
             "slos", "probes", "abort", "metastability",
         ],
         unsupported: [])

@@ -53,6 +53,21 @@ struct PlanReader {
                 yaml.error("expect must be \"pass\" or \"fail\", found \"\(text)\"", at: entry.value)
             }
         }
+        if let entry = value("expect-outcome") {
+            let items: [Node] = if case .sequence(let items) = entry.value { Array(items) } else { [entry.value] }
+            for item in items {
+                guard case .scalar = item, let text = yaml.string(item, path: "expect-outcome") else {
+                    yaml.error("expect-outcome must be an outcome or a list of outcomes, found \(YAMLReading.found(item))", at: item)
+                    continue
+                }
+                if let outcome = ExpectedOutcome(rawValue: text) {
+                    plan.expectOutcome.append(outcome)
+                } else {
+                    let names = ExpectedOutcome.allCases.map(\.rawValue).joined(separator: ", ")
+                    yaml.error("expect-outcome must be one or a list of \(names), found \"\(text)\"", at: item)
+                }
+            }
+        }
         if let entry = value("scrape-interval"), let interval = positiveDuration(entry.value, path: "scrape-interval") {
             plan.scrapeInterval = interval
         }

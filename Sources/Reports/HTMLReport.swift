@@ -69,7 +69,7 @@ public enum HTMLReport {
             html += "</p>\n"
         }
         let expectation = report.expectation
-        html += "<p>Expected <strong>\(expectation.expected.rawValue)</strong>: "
+        html += "<p>Expected <strong>\(escapeMarkup(expectation.summary))</strong>: "
         html += expectation.met ? "<span class=\"good\">met</span>" : "<span class=\"bad\">not met</span>"
         html += " · SLOs passed: \(report.slos.filter(\.passed).count) of \(report.slos.count)</p>\n"
         html += "<dl class=\"facts\">"

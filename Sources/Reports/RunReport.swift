@@ -461,23 +461,45 @@ extension RunReport {
 
         /// What the plan expects.
         public var expected: Result
+        /// The outcomes the plan accepts (`expect-outcome`); empty: any.
+        public var outcomes: [Outcome]
         /// Whether the run met it.
         public var met: Bool
 
         /// Creates an expectation with an explicit judgement.
-        public init(expected: Result, met: Bool) {
+        public init(expected: Result, outcomes: [Outcome] = [], met: Bool) {
             self.expected = expected
+            self.outcomes = outcomes
             self.met = met
         }
 
+        private enum CodingKeys: String, CodingKey {
+            case expected, outcomes, met
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            expected = try container.decode(Result.self, forKey: .expected)
+            outcomes = try container.decodeIfPresent([Outcome].self, forKey: .outcomes) ?? []
+            met = try container.decode(Bool.self, forKey: .met)
+        }
+
         /// Judges an expectation: a run that stopped as `not-steady` or `error` meets neither;
-        /// otherwise `pass` is met iff every steady-state check and SLO passed, `fail` iff one failed.
+        /// otherwise `pass` is met iff every steady-state check and SLO passed, `fail` iff one
+        /// failed, and either only when the outcome is one of `outcomes` (when any are given).
         public static func judge(
-            _ expected: Result, outcome: Outcome, steadyState: [SLOReport], slos: [SLOReport]
+            _ expected: Result, outcomes: [Outcome] = [], outcome: Outcome, steadyState: [SLOReport], slos: [SLOReport]
         ) -> Expectation {
-            guard outcome != .notSteady && outcome != .error else { return Expectation(expected: expected, met: false) }
+            guard outcome != .notSteady && outcome != .error else { return Expectation(expected: expected, outcomes: outcomes, met: false) }
             let allPassed = steadyState.allSatisfy(\.passed) && slos.allSatisfy(\.passed)
-            return Expectation(expected: expected, met: (expected == .pass) == allPassed)
+            let outcomeMet = outcomes.isEmpty || outcomes.contains(outcome)
+            return Expectation(expected: expected, outcomes: outcomes, met: (expected == .pass) == allPassed && outcomeMet)
+        }
+
+        /// `fail`, or `fail, outcome metastable or degraded`.
+        public var summary: String {
+            guard !outcomes.isEmpty else { return expected.rawValue }
+            return "\(expected.rawValue), outcome " + outcomes.map(\.rawValue).joined(separator: " or ")
         }
     }
 

@@ -192,7 +192,7 @@ public enum SummaryTable {
         if !report.explanation.isEmpty { out += " - " + sanitize(report.explanation) }
         if !report.decidedBy.isEmpty { out += " (decided by " + report.decidedBy.map(sanitize).joined(separator: ", ") + ")" }
         out += "\n"
-        out += "expected \(report.expectation.expected.rawValue): "
+        out += "expected \(report.expectation.summary): "
             + (report.expectation.met ? style.paint("met", .green) : style.paint("not met", .red)) + "\n"
         return out
     }

@@ -34,6 +34,7 @@ struct RunReporting {
         let steady = result.steady.map { slo($0, byName[$0.name]) }
         let outcome = RunReport.Outcome(rawValue: result.outcome) ?? .error
         let expected = RunReport.Expectation.Result(rawValue: plan.expect.rawValue) ?? .pass
+        let outcomes = plan.expectOutcome.compactMap { RunReport.Outcome(rawValue: $0.rawValue) }
         let faults = timeline.events.map { event -> RunReport.FaultWindow in
             let end: Int64? = switch event.revert {
             case .at(let time): result.planStart + time.milliseconds
@@ -55,7 +56,7 @@ struct RunReporting {
             lab: lab, runtime: RunReport.Runtime(rawValue: runtime.rawValue) ?? .process, seed: plan.seed, runID: runID,
             startedAt: self.events.first?.wall ?? "", duration: plan.duration.milliseconds, outcome: outcome,
             decidedBy: result.decidedBy, explanation: result.explanation,
-            expectation: RunReport.Expectation.judge(expected, outcome: outcome, steadyState: steady, slos: slos),
+            expectation: RunReport.Expectation.judge(expected, outcomes: outcomes, outcome: outcome, steadyState: steady, slos: slos),
             steadyState: steady, slos: slos, faults: faults, events: events)
     }
 

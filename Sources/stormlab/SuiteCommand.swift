@@ -10,8 +10,9 @@ struct SuiteCommand: AsyncParsableCommand {
         abstract: "Run every lab in the folders one after another; one JUnit file for all.",
         discussion: """
             A lab is a folder with compose.yaml and plan.yaml. A lab whose plan says `expect: fail` \
-            is met when one of its SLOs fails, so a suite can include demonstrations of failures. \
-            Exit status 0 only when every lab met its expectation.
+            is met when one of its SLOs fails, so a suite can include demonstrations of failures; \
+            `expect-outcome: [metastable, degraded]` also requires one of those outcomes. Exit \
+            status 0 only when every lab met its expectation.
             """
     )
 

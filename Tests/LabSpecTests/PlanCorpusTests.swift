@@ -88,7 +88,9 @@ import Testing
 
     @Test func expectFailIsReadForSuites() throws {
         #expect(try PlanFixture.load("valid/churn.yaml").get().expect == .fail)
+        #expect(try PlanFixture.load("valid/churn.yaml").get().expectOutcome == [.degraded, .metastable])
         #expect(try PlanFixture.load("valid/minimal.yaml").get().expect == .pass)
+        #expect(try PlanFixture.load("valid/minimal.yaml").get().expectOutcome == [])
     }
 
     @Test func variablesAreInterpolatedButExpressionsAreNot() throws {

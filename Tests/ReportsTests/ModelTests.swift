@@ -79,6 +79,10 @@ struct ModelTests {
         #expect(RunReport.Expectation.judge(.fail, outcome: .degraded, steadyState: [], slos: [failing]).met)
         #expect(!RunReport.Expectation.judge(.pass, outcome: .degraded, steadyState: [], slos: [failing]).met)
         #expect(!RunReport.Expectation.judge(.fail, outcome: .notSteady, steadyState: [], slos: [failing]).met)
+        // With expected outcomes, the outcome must be one of them too.
+        #expect(RunReport.Expectation.judge(.fail, outcomes: [.metastable, .degraded], outcome: .degraded, steadyState: [], slos: [failing]).met)
+        #expect(!RunReport.Expectation.judge(.fail, outcomes: [.metastable, .degraded], outcome: .recovered, steadyState: [], slos: [failing]).met)
+        #expect(RunReport.Expectation(expected: .fail, outcomes: [.metastable], met: true).summary == "fail, outcome metastable")
         #expect(!RunReport.Expectation.judge(.pass, outcome: .error, steadyState: [], slos: []).met)
         #expect(RunReport.Expectation.judge(.pass, outcome: .healthy, steadyState: [], slos: []).met)
     }
