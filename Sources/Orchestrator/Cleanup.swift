@@ -1,3 +1,4 @@
+import DockerEngine
 import Foundation
 
 #if canImport(Glibc)
@@ -8,8 +9,10 @@ import Musl
 
 /// Removes what runs left behind, working only from their ledgers: it kills the process groups a
 /// ledger names whose leader is still the same process (same pid *and* `/proc` start time), and
-/// any process that still carries the run's id in its environment (`STORMLAB_RUN`), and removes
-/// the socket files a ledger names. A run whose orchestrator still runs is left alone.
+/// any process that still carries the run's id in its environment (`STORMLAB_RUN`), removes
+/// the socket files a ledger names, and for a docker run removes the containers and networks
+/// the engine holds under the run's label (`stormlab.run=ID`). A run whose
+/// orchestrator still runs is left alone.
 public enum Cleanup {
     /// What cleanup did to one run.
     public struct RunReport: Sendable, Hashable {
@@ -17,25 +20,64 @@ public enum Cleanup {
         public var run: RunID
         /// The processes killed, as `INSTANCE (pid N)` or `pid N`.
         public var killed: [String]
-        /// The files removed.
+        /// The files, containers (`container NAME`) and networks (`network NAME`) removed.
         public var removed: [String]
         /// Why the run was skipped, if it was (still running, already closed).
         public var skipped: String?
+        /// What could not be removed and why (the Docker engine unreachable); such a run is not
+        /// marked cleaned, so the next sweep tries again.
+        public var problems: [String] = []
     }
 
     /// Cleans up every run under `runsFolder` that was not closed, oldest first.
-    public static func sweep(runsFolder: String) -> [RunReport] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: runsFolder)) ?? []
-        return names.sorted().compactMap { name in
-            let ledger = "\(runsFolder)/\(name)/ledger.jsonl"
-            guard FileManager.default.fileExists(atPath: ledger) else { return nil }
-            return clean(run: RunID(name), ledgerPath: ledger)
+    public static func sweep(runsFolder: String) async -> [RunReport] {
+        var reports: [RunReport] = []
+        for (run, ledger) in ledgers(in: runsFolder) {
+            reports.append(await clean(run: run, ledgerPath: ledger))
+        }
+        return reports
+    }
+
+    /// The host's part of ``sweep(runsFolder:)`` (processes and socket files), for callers that
+    /// cannot wait on the Docker engine; a run with containers or networks is left unmarked for a
+    /// full sweep.
+    public static func sweepHost(runsFolder: String) -> [RunReport] {
+        ledgers(in: runsFolder).map { run, ledger in
+            let entries = Ledger.read(path: ledger)
+            let report = cleanHost(run: run, entries: entries)
+            if report.skipped == nil, !entries.contains(where: { $0.kind == .container || $0.kind == .network }) {
+                Ledger.append(LedgerEntry(kind: .cleaned), toFileAt: ledger)
+            }
+            return report
         }
     }
 
     /// Cleans up the run whose ledger is at `ledgerPath`.
-    public static func clean(run: RunID, ledgerPath: String) -> RunReport {
+    public static func clean(run: RunID, ledgerPath: String) async -> RunReport {
         let entries = Ledger.read(path: ledgerPath)
+        var report = cleanHost(run: run, entries: entries)
+        guard report.skipped == nil else { return report }
+        // Containers, then their network.
+        if entries.contains(where: { $0.kind == .container || $0.kind == .network }) {
+            await removeDockerObjects(of: run, into: &report)
+        }
+        if report.problems.isEmpty {
+            Ledger.append(LedgerEntry(kind: .cleaned), toFileAt: ledgerPath)
+        }
+        return report
+    }
+
+    private static func ledgers(in runsFolder: String) -> [(RunID, String)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runsFolder)) ?? []
+        return names.sorted().compactMap { name in
+            let ledger = "\(runsFolder)/\(name)/ledger.jsonl"
+            return FileManager.default.fileExists(atPath: ledger) ? (RunID(name), ledger) : nil
+        }
+    }
+
+    /// Kills the run's processes and removes its socket files, unless it was closed or its
+    /// orchestrator still runs (then the report says why it was skipped).
+    private static func cleanHost(run: RunID, entries: [LedgerEntry]) -> RunReport {
         var report = RunReport(run: run, killed: [], removed: [], skipped: nil)
         if entries.contains(where: { $0.kind == .closed || $0.kind == .cleaned }) {
             report.skipped = "closed"
@@ -76,7 +118,26 @@ public enum Cleanup {
                 report.removed.append(path)
             }
         }
-        Ledger.append(LedgerEntry(kind: .cleaned), toFileAt: ledgerPath)
         return report
+    }
+
+    /// Removes (forcibly: a running container is killed) every container labelled with the run,
+    /// then the run's networks. The ledger names them before they are created, and every one is
+    /// created with the label, so the label finds all that exist.
+    private static func removeDockerObjects(of run: RunID, into report: inout RunReport) async {
+        let label = "stormlab.run=\(run.value)"
+        do {
+            let engine = try DockerEngine.fromEnvironment()
+            for container in try await engine.containers(label: label) {
+                try await engine.remove(container.id, force: true)
+                report.removed.append("container \(container.name)")
+            }
+            for network in try await engine.networks(label: label) {
+                try await engine.removeNetwork(network.id)
+                report.removed.append("network \(network.name)")
+            }
+        } catch {
+            report.problems.append("containers and networks labelled \(label) may remain: \(error)")
+        }
     }
 }

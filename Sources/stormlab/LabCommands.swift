@@ -343,11 +343,13 @@ struct ValidateCommand: AsyncParsableCommand {
 struct CleanupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
-        abstract: "Remove what crashed runs left behind (processes, socket files), from their ledgers.",
+        abstract: "Remove what crashed runs left behind (processes, socket files, containers, networks), from their ledgers.",
         discussion: """
             Reads every run's ledger under --runs. For a run that was not closed and whose \
             orchestrator is gone, kills the process groups it recorded (only when pid and start \
-            time still match), any process carrying its STORMLAB_RUN id, and removes its socket files.
+            time still match), any process carrying its STORMLAB_RUN id, removes its socket files, \
+            and under the docker runtime removes the containers and networks labelled with the run \
+            (exit 1 when the engine cannot be reached; run it again).
             """
     )
 
@@ -355,18 +357,21 @@ struct CleanupCommand: AsyncParsableCommand {
     var runs = ".stormlab/runs"
 
     func run() async throws {
-        let reports = Cleanup.sweep(runsFolder: runs)
+        let reports = await Cleanup.sweep(runsFolder: runs)
         var cleaned = 0
+        var unfinished = 0
         for report in reports where report.skipped != "closed" {
             if let reason = report.skipped {
                 print("run \(report.run): skipped: \(reason)")
                 continue
             }
-            cleaned += 1
             let killed = report.killed.isEmpty ? "no process left" : "killed \(report.killed.joined(separator: ", "))"
             let removed = report.removed.isEmpty ? "" : "; removed \(report.removed.joined(separator: ", "))"
             print("run \(report.run): \(killed)\(removed)")
+            for problem in report.problems { print("run \(report.run): not cleaned: \(problem)") }
+            if report.problems.isEmpty { cleaned += 1 } else { unfinished += 1 }
         }
-        print("\(reports.count) runs checked, \(cleaned) cleaned up")
+        print("\(reports.count) runs checked, \(cleaned) cleaned up" + (unfinished > 0 ? ", \(unfinished) not finished (run cleanup again)" : ""))
+        if unfinished > 0 { throw ExitCode(1) }
     }
 }

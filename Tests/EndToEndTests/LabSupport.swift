@@ -32,7 +32,7 @@ struct LabFixture {
 
     /// Kills whatever any run of this fixture left (also when a test failed), then removes the folder.
     func remove() {
-        _ = Cleanup.sweep(runsFolder: runs)
+        _ = Cleanup.sweepHost(runsFolder: runs)
         for folder in runFolders {
             let run = String(folder.split(separator: "/").last ?? "")
             for pid in pidsCarrying(run: run) { kill(pid, SIGKILL) }

@@ -35,7 +35,7 @@ struct CleanupTests {
                 [LedgerEntry(kind: .run, pid: 999_999, startTime: 1),
                  LedgerEntry(kind: .processGroup, instance: "a-1", pid: pid, startTime: start + 1)],
                 run: "20260101-000000-000-0001", in: folder)
-            let reports = Cleanup.sweep(runsFolder: folder)
+            let reports = await Cleanup.sweep(runsFolder: folder)
             #expect(reports.count == 1)
             #expect(reports[0].killed.isEmpty)
             #expect(ProcessRecord.read(pid: pid)?.isAlive == true)
@@ -57,11 +57,11 @@ struct CleanupTests {
                 [LedgerEntry(kind: .run, pid: 999_999, startTime: 1),
                  LedgerEntry(kind: .processGroup, instance: "a-1", pid: pid, startTime: start)],
                 run: "20260101-000000-000-0002", in: folder)
-            let reports = Cleanup.sweep(runsFolder: folder)
+            let reports = await Cleanup.sweep(runsFolder: folder)
             #expect(reports.first?.killed == ["a-1 (pid \(pid))"])
             #expect(ChildProcess.wait(pid) == .signaled(SIGKILL))
             #expect(Ledger.read(path: ledger).last?.kind == .cleaned)
-            #expect(Cleanup.sweep(runsFolder: folder).first?.skipped == "closed")
+            #expect(await Cleanup.sweep(runsFolder: folder).first?.skipped == "closed")
         }
     }
 
@@ -74,7 +74,7 @@ struct CleanupTests {
                 [LedgerEntry(kind: .run, pid: pid, startTime: start),
                  LedgerEntry(kind: .processGroup, instance: "a-1", pid: pid, startTime: start)],
                 run: "20260101-000000-000-0003", in: folder)
-            let report = try #require(Cleanup.sweep(runsFolder: folder).first)
+            let report = try #require(await Cleanup.sweep(runsFolder: folder).first)
             #expect(report.skipped?.hasPrefix("still running") == true)
             #expect(ProcessRecord.read(pid: pid)?.isAlive == true)
         }
