@@ -172,7 +172,7 @@ let package = Package(
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabSpec"], swiftSettings: strictSettings),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["stormlab", "Systemd", "Orchestrator", "LabSpec"],
+            dependencies: ["stormlab", "Systemd", "Orchestrator", "LabSpec", "DockerEngine"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,0 +1,154 @@
+import DockerEngine
+import Foundation
+import Injectors
+import LabSpec
+import Orchestrator
+import Overlay
+import OverlayWire
+import Systemd
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Labs run by the docker runtime, in real containers of image `stormlab:latest` (the labs'
+/// image; `Docker/build-image.sh` tags it): the overlay comes up healthy through the notify
+/// socket, a killed container is restarted by its policy, latency and a partition have their
+/// effect, and a SIGKILLed orchestrator's containers and network are removed by `stormlab cleanup`.
+@Suite(
+    .serialized,
+    .enabled(if: Libsystemd.isAvailable, "libsystemd.so.0 is not installed on this host"),
+    .enabled("needs a running Docker engine and image stormlab:latest (Docker/build-image.sh)") {
+        ((try? await DockerEngine.fromEnvironment().imageExists("stormlab:latest")) ?? nil) != nil
+    }
+)
+struct DockerRuntimeTests {
+    /// A small patch-tuesday: 1 auth, 2 supernodes, 1 client process of 10 virtual clients.
+    static let small = ["SUPERNODES": "2", "CLIENTS": "1", "VIRTUAL": "10"]
+
+    @Test(.timeLimit(.minutes(3)))
+    func theOverlayComesUpInContainersAndAKilledContainerIsRestarted() async throws {
+        try await withDockerFixture { fixture in
+            var configuration = runConfiguration(runs: fixture.runs)
+            configuration.runtime = .docker
+            let project = try loadLab("\(repositoryRoot)/labs/patch-tuesday", variables: Self.small)
+            let run = try LabRun(project: project, configuration: configuration, logger: quietLogger)
+            let engine = try DockerEngine.fromEnvironment()
+            let label = "stormlab.run=\(run.id.value)"
+
+            try await run.run { run in
+                try await run.waitUntilReady()
+                #expect(run.status().allSatisfy { $0.phase == .ready && $0.readiness == .notify })
+                let containers = try await engine.containers(label: label)
+                #expect(containers.count == 4)
+                #expect(containers.allSatisfy { $0.state == "running" })
+                #expect(Set(containers.compactMap { $0.labels["com.docker.compose.service"] }) == ["auth", "supernode", "client"])
+                #expect(try await engine.networks(label: label).count == 1)
+
+                // The names resolved inside the containers: all 10 clients go online, and the
+                // orchestrator reads that from the client's container address.
+                let client = try #require(run.instances.first { $0.service == "client" })
+                let metrics = Endpoint(host: client.address.address, port: 9300)
+                let online = await eventually(within: .seconds(60)) {
+                    guard let page = try? await MetricsFetch.get(metrics) else { return false }
+                    return (MetricsFetch.sums(page)["stormlab_client_online"] ?? 0) >= 10
+                }
+                #expect(online, "10 virtual clients online")
+
+                // SIGKILL through the engine; the policy (on-failure) brings the container back.
+                let before = try #require(run.status().first { $0.name == "supernode-1" }?.pid)
+                #expect(run.signal("supernode-1", SIGKILL))
+                let back = await eventually(within: .seconds(60)) {
+                    guard let status = run.status().first(where: { $0.name == "supernode-1" }) else { return false }
+                    return status.restarts == 1 && status.phase == .ready && status.pid != before
+                }
+                #expect(back, "supernode-1 restarted and ready: \(run.status())")
+            }
+
+            let events = RunEvent.read(path: run.eventsPath)
+            #expect(events.contains { $0.kind == .exit && $0.instance == "supernode-1" && $0.signal == SIGKILL })
+            #expect(events.contains { $0.kind == .container })
+            #expect(Ledger.read(path: run.ledgerPath).last?.kind == .closed)
+            // Torn down: nothing of the run is left on the engine.
+            #expect(try await engine.containers(label: label).isEmpty)
+            #expect(try await engine.networks(label: label).isEmpty)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func cleanupRemovesTheContainersAndNetworkOfASIGKILLedOrchestrator() async throws {
+        try await withDockerFixture { fixture in
+            let up = try StormlabProcess(
+                ["up", "\(repositoryRoot)/labs/patch-tuesday", "--runtime", "docker", "--runs", fixture.runs],
+                in: fixture.root, environment: Self.small)
+            let events = await waitForEvents(in: fixture.runs, within: .seconds(90)) { $0.contains { $0.kind == .allReady } }
+            up.kill9()
+            guard events.contains(where: { $0.kind == .allReady }) else {
+                Issue.record("not ready: \(up.output)")
+                return
+            }
+            let run = try #require(fixture.runFolders.first.map { String($0.split(separator: "/").last!) })
+            let engine = try DockerEngine.fromEnvironment()
+            let label = "stormlab.run=\(run)"
+            // Containers do not die with their orchestrator.
+            #expect(try await engine.containers(label: label).count == 4)
+
+            let (end, output) = try await stormlab(["cleanup", "--runs", fixture.runs], in: fixture.root)
+            #expect(end == .exited(0), "\(output)")
+            #expect(output.contains("container stormlab-\(run)-auth-1"), "\(output)")
+            #expect(output.contains("network stormlab-\(run)"), "\(output)")
+            #expect(try await engine.containers(label: label).isEmpty)
+            #expect(try await engine.networks(label: label).isEmpty)
+            #expect(Ledger.read(path: "\(fixture.runs)/\(run)/ledger.jsonl").last?.kind == .cleaned)
+        }
+    }
+
+    /// The process runtime's latency test, in containers: the fault proxy listens on the run's
+    /// bridge (this kernel has no netem), and logins slow down by the configured delay.
+    @Test(.timeLimit(.minutes(2)))
+    func latencyInContainersGoesThroughTheFaultProxy() async throws {
+        let (end, output, events, fixture) = try await PlanRunTests.run(compose: overlayCompose, plan: PlanRunTests.latencyPlan, runtime: .docker)
+        defer { fixture.remove() }
+        #expect(end == .exited(0), "\(output)")
+        #expect(events.contains { $0.kind == .faultApplied && $0.detail?.contains("via fault-proxy") == true })
+        #expect(events.contains { $0.kind == .faultReverted && $0.detail?.contains("latency") == true })
+        try await expectNothingLeft(of: fixture)
+    }
+
+    /// The process runtime's partition test, in containers: nftables rules inside each
+    /// supernode's network namespace split them, and they find each other after the heal.
+    @Test(.timeLimit(.minutes(2)), .enabled(if: NFTables.isUsable, "needs root and nft to enter the containers' network namespaces"))
+    func aPartitionInContainersSplitsTheSupernodesUntilItHeals() async throws {
+        let (end, output, events, fixture) = try await PlanRunTests.run(compose: overlayCompose, plan: PlanRunTests.partitionPlan, runtime: .docker)
+        defer { fixture.remove() }
+        #expect(end == .exited(0), "\(output)")
+        #expect(events.contains { $0.kind == .faultApplied && $0.detail?.contains("via nftables") == true })
+        try await expectNothingLeft(of: fixture)
+    }
+
+    /// No container or network of the fixture's runs is left on the engine.
+    private func expectNothingLeft(of fixture: LabFixture) async throws {
+        let engine = try DockerEngine.fromEnvironment()
+        for folder in fixture.runFolders {
+            let label = "stormlab.run=\(folder.split(separator: "/").last ?? "")"
+            #expect(try await engine.containers(label: label).isEmpty)
+            #expect(try await engine.networks(label: label).isEmpty)
+        }
+    }
+
+    /// Runs `body` with a fresh fixture, then removes whatever its runs left on the engine and
+    /// the host, however `body` ended.
+    private func withDockerFixture(_ body: (LabFixture) async throws -> Void) async throws {
+        let fixture = try LabFixture(compose: "services: {}\n")
+        do {
+            try await body(fixture)
+        } catch {
+            _ = await Cleanup.sweep(runsFolder: fixture.runs)
+            fixture.remove()
+            throw error
+        }
+        _ = await Cleanup.sweep(runsFolder: fixture.runs)
+        fixture.remove()
+    }
+}
