@@ -49,15 +49,9 @@ struct OrchestratorBench: AsyncParsableCommand {
             service = ServiceSpec(name: "idle", entrypoint: ["/bin/sleep", "3600"], replicas: count, expose: [PortMapping(target: 7000)])
             service.stormlab.socketActivation = [ActivatedSocket(port: 7000, name: "overlay")]
         } else {
-            service = ServiceSpec(
-                name: "auth", command: ["auth", "--no-metrics", "--hash-iterations", "10", "--log-level", "warning"],
-                replicas: count, expose: [PortMapping(target: 7100)])
-            service.stormlab.executable = ["stormlab"]
-            service.stormlab.notify = true
-            service.stormlab.socketActivation = [ActivatedSocket(port: 7100, name: "overlay")]
+            service = benchAuthService(replicas: count)
         }
-        service.stop = StopPolicy(signal: "SIGTERM", gracePeriod: .seconds(5))
-        return ComposeProject(name: "bench", file: "bench/compose.yaml", services: [service])
+        return benchProject(service)
     }
 
     func run() async throws {
@@ -95,6 +89,26 @@ struct OrchestratorBench: AsyncParsableCommand {
         }
         progress.line("peak orchestrator RSS (VmHWM): \((peakResidentBytes() ?? 0) / 1_048_576) MiB")
     }
+}
+
+/// `replicas` instances of `stormlab auth`, ready by READY=1, on port 7100: passed by socket
+/// activation under the process runtime, bound by the instance itself in a container.
+func benchAuthService(replicas: Int, image: String? = nil, restart: RestartPolicy = .no) -> ServiceSpec {
+    var service = ServiceSpec(
+        name: "auth", image: image,
+        command: ["auth", "--listen=0.0.0.0:7100", "--no-metrics", "--hash-iterations=10", "--log-level=warning"],
+        replicas: replicas, expose: [PortMapping(target: 7100)], restart: restart)
+    service.stormlab.executable = ["stormlab"]  // the image's entrypoint under docker
+    service.stormlab.notify = true
+    service.stormlab.socketActivation = [ActivatedSocket(port: 7100, name: "overlay")]
+    return service
+}
+
+/// A one-service lab for a bench, stopped by SIGTERM.
+func benchProject(_ service: ServiceSpec) -> ComposeProject {
+    var service = service
+    service.stop = StopPolicy(signal: "SIGTERM", gracePeriod: .seconds(5))
+    return ComposeProject(name: "bench", file: "bench/compose.yaml", services: [service])
 }
 
 /// The peak resident memory of this process (VmHWM), in bytes.
