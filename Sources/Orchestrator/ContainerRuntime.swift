@@ -97,6 +97,11 @@ final class ContainerRuntime: Sendable {
     let notifyFolder: String
     /// Where the notify socket is inside a container.
     static let notifySocket = "/run/stormlab/notify.sock"
+    /// Where a container reads how often it was restarted (`STORMLAB_RESTARTS_FILE`): its
+    /// environment was fixed when it was created, so `STORMLAB_RESTARTS` there stays 0.
+    static func restartsFile(_ instance: String, in folder: String = "/run/stormlab") -> String {
+        "\(folder)/restarts/\(instance)"
+    }
 
     private struct State {
         var containers: [String: String] = [:]
@@ -175,10 +180,16 @@ final class ContainerRuntime: Sendable {
         }
     }
 
-    /// Starts an instance's container and follows its output into `log`; returns the host pid of
-    /// its first process, or -1 when it exited at once (its `die` event follows).
-    func start(_ instance: String, log: Int32) async -> Result<Int32, StartError> {
+    /// Starts an instance's container (its `attempt`-th restart; 0 the first start) and follows
+    /// its output into `log`; returns the host pid of its first process, or -1 when it exited at
+    /// once (its `die` event follows).
+    func start(_ instance: String, attempt: Int, log: Int32) async -> Result<Int32, StartError> {
         guard let id = state.withLock({ $0.containers[instance] }) else { return .failure(StartError("no container for \(instance)")) }
+        let restarts = Self.restartsFile(instance, in: notifyFolder)
+        mkdir((restarts as NSString).deletingLastPathComponent, 0o755)
+        guard (try? "\(attempt)\n".write(toFile: restarts, atomically: true, encoding: .utf8)) != nil else {
+            return .failure(StartError("cannot write \(restarts)"))
+        }
         let since = Date()
         state.withLock { state in
             state.exits[instance] = nil
@@ -264,8 +275,8 @@ final class ContainerRuntime: Sendable {
         }
     }
 
-    /// Removes every container, the proxy's addresses and the network; stops watching. Harmless
-    /// to call twice.
+    /// Removes every container, the proxy's addresses, the network and the restart counts; stops
+    /// watching. Harmless to call twice.
     func removeAll() async {
         let (containers, network, followers, watcher) = state.withLock { state in
             defer {
@@ -283,6 +294,7 @@ final class ContainerRuntime: Sendable {
         for follower in followers.values { follower.cancel() }
         if let network { try? await engine.removeNetwork(network) }
         watcher?.cancel()
+        try? FileManager.default.removeItem(atPath: "\(notifyFolder)/restarts")
     }
 
     // MARK: Events
@@ -366,6 +378,8 @@ extension ContainerRuntime {
         let address = plan.address
         var environment = plan.environment
         environment["NOTIFY_SOCKET"] = notifySocket
+        environment["STORMLAB_RESTARTS"] = "0"
+        environment["STORMLAB_RESTARTS_FILE"] = restartsFile(plan.name)
         var labels = service.labels
         labels["stormlab.run"] = run.value
         labels["stormlab.instance"] = plan.name

@@ -547,7 +547,7 @@ extension LabRun {
         _ = Array(header.utf8).withUnsafeBytes { write(log, $0.baseAddress, $0.count) }
         let result: Result<Int32, StartError>
         if let containers {
-            result = await containers.start(name, log: log)
+            result = await containers.start(name, attempt: attempt, log: log)
         } else {
             result = await spawn(plan, attempt: attempt, log: log)
         }

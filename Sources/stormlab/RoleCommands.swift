@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Orchestrator
 import Overlay
 import OverlayWire
 
@@ -181,7 +182,7 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(help: "Seconds over which the virtual clients start (0: all at once).")
     var startSpread = 0.0
 
-    @Option(help: "Seconds over which the virtual clients start on the process's first start (a deployment's ramp); a restart, where $STORMLAB_RESTARTS is above 0, uses --start-spread (default: --start-spread).")
+    @Option(help: "Seconds over which the virtual clients start on the process's first start (a deployment's ramp); a restart (the orchestrator's $STORMLAB_RESTARTS or $STORMLAB_RESTARTS_FILE above 0) uses --start-spread (default: --start-spread).")
     var ramp: Double?
 
     @Option(help: "Seconds before a login is given up and retried (default: legacy 0.5, adaptive 30).")
@@ -218,8 +219,7 @@ struct ClientCommand: AsyncParsableCommand {
         configuration.policy = role.policy
         configuration.heartbeatInterval = .seconds(heartbeat)
         configuration.lookupInterval = .seconds(lookupInterval)
-        let restarts = ProcessInfo.processInfo.environment["STORMLAB_RESTARTS"].flatMap { Int($0) } ?? 0
-        configuration.startSpread = .seconds(restarts == 0 ? ramp ?? startSpread : startSpread)
+        configuration.startSpread = .seconds(restartCount() == 0 ? ramp ?? startSpread : startSpread)
         configuration.loginTimeout = loginTimeout.map { .seconds($0) }
         if promoteListen != nil || listeners.overlay != .endpoint(Endpoint(host: "127.0.0.1", port: 0)) {
             configuration.promoteListen = listeners.overlay

@@ -64,6 +64,10 @@ struct DockerRuntimeTests {
                     return status.restarts == 1 && status.phase == .ready && status.pid != before
                 }
                 #expect(back, "supernode-1 restarted and ready: \(run.status())")
+                // Its fixed environment says 0; the mounted file tells the new incarnation it is a
+                // restart (the client reads it to choose its restart spread over its first ramp).
+                let restarts = try? String(contentsOfFile: "\(run.folder)/notify/restarts/supernode-1", encoding: .utf8)
+                #expect(restarts == "1\n")
             }
 
             let events = RunEvent.read(path: run.eventsPath)
