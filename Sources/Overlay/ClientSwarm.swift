@@ -143,6 +143,7 @@ public final class ClientSwarm: Service, Sendable {
         logger.info("client swarm starting", metadata: [
             "virtual": "\(configuration.virtualClients)", "policy": "\(configuration.policy)",
             "auth": "\(configuration.auth)", "supernodes": "\(configuration.supernodes.count)",
+            "start-spread": "\(configuration.startSpread)",
         ])
         await withDiscardingTaskGroup { tasks in
             tasks.addTask { await supervision.keepAlive { "\(self.online)/\(self.configuration.virtualClients) online" } }
