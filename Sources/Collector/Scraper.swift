@@ -39,6 +39,9 @@ public struct CollectorStatistics: Sendable, Hashable {
 /// time in milliseconds since `origin`, so all series of one tick line up. A scrape that fails
 /// or takes longer than `timeout` records `up = 0` and staleness markers; a slow scrape that
 /// still answers in time only skips the ticks it overran (their series keep the last value).
+/// A target the orchestrator knows is down (`isDown`) is recorded as a failed scrape at once,
+/// without a connection attempt: a stopped container's address, unlike a loopback port, does not
+/// refuse but leaves the connect to time out, and the scrapes after its restart would start late.
 public final class SeriesCollector: Sendable {
     public let targets: [ScrapeTarget]
     public let probes: [Probe]
@@ -47,6 +50,8 @@ public final class SeriesCollector: Sendable {
     /// target (or an orchestrator) busy in a storm for a moment is not taken for a dead one.
     public let timeout: Duration
     public let origin: ContinuousClock.Instant
+    /// Whether an instance is known to be down (by its name); nil: scrape every target.
+    public let isDown: (@Sendable (String) -> Bool)?
     private let state: Mutex<(store: SeriesStore, statistics: CollectorStatistics)>
 
     public init(
@@ -55,13 +60,15 @@ public final class SeriesCollector: Sendable {
         interval: Duration = .milliseconds(250),
         timeout: Duration? = nil,
         origin: ContinuousClock.Instant = .now,
-        store: SeriesStore.Configuration = .init()
+        store: SeriesStore.Configuration = .init(),
+        isDown: (@Sendable (String) -> Bool)? = nil
     ) {
         self.targets = targets
         self.probes = probes
         self.interval = interval
         self.timeout = timeout ?? max(interval, .seconds(1))
         self.origin = origin
+        self.isDown = isDown
         self.state = Mutex((SeriesStore(configuration: store), CollectorStatistics()))
     }
 
@@ -109,7 +116,14 @@ public final class SeriesCollector: Sendable {
     private func scrapeLoop(_ target: ScrapeTarget) async {
         var connection: MetricsConnection?
         for await tick in ticks() {
-            if connection == nil { connection = try? await MetricsConnection.open(target, timeout: timeout) }
+            let down = isDown?(target.instance) ?? false
+            if down, let open = connection {
+                await open.close()
+                connection = nil
+            }
+            if connection == nil, !down {
+                connection = try? await MetricsConnection.open(target, timeout: timeout)
+            }
             let page: String?
             if let open = connection {
                 page = try? await open.get(target.path, timeout: timeout)

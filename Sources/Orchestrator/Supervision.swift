@@ -166,6 +166,12 @@ extension LabRun {
         }
     }
 
+    /// Whether `instance` is known to have no process or container running now: exited, held
+    /// down by a fault, or waiting to restart. False for a name the run does not know.
+    public func isDown(_ instance: String) -> Bool {
+        state.withLock { $0.instances[instance].map { $0.pid == nil && !$0.spawning } ?? false }
+    }
+
     /// Waits until every instance is ready (or ran to completion with status 0), calling
     /// `onProgress` whenever the count changes.
     ///

@@ -66,7 +66,9 @@ struct PlanSession {
     }
 
     func execute(progress: inout Progress) async -> PlanResult {
-        let collector = SeriesCollector(targets: scrapeTargets(), probes: probes(), interval: plan.scrapeInterval)
+        let run = self.run
+        let collector = SeriesCollector(
+            targets: scrapeTargets(), probes: probes(), interval: plan.scrapeInterval, isDown: { run.isDown($0) })
         let (result, _) = await withTaskGroup(of: Void.self, returning: (PlanResult, Void).self) { group in
             group.addTask { await collector.run() }
             var progress = progress

@@ -3,6 +3,7 @@ import Collector
 import Logging
 import Overlay
 import OverlayWire
+import Synchronization
 import Testing
 
 /// The collector against a real auth server on loopback, and probes of every kind.
@@ -68,6 +69,34 @@ struct CollectorTests {
             return
         }
         #expect(vector.first?.value == 25)
+    }
+
+    /// A target its orchestrator reports down is not connected to: every tick records `up = 0`
+    /// at once, and scraping resumes on the first tick after it is back.
+    @Test func aTargetKnownToBeDownIsNotScrapedUntilItIsBack() async throws {
+        let down = Mutex(true)
+        let store = try await withAuth { _, metrics in
+            let collector = SeriesCollector(
+                targets: [ScrapeTarget(service: "auth", instance: "auth-1", host: metrics.host, port: Int(metrics.port))],
+                interval: .milliseconds(50), isDown: { _ in down.withLock { $0 } })
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await collector.run() }
+                for _ in 0..<100 where collector.statistics.failedScrapes < 4 { try? await Task.sleep(for: .milliseconds(20)) }
+                down.withLock { $0 = false }
+                let failed = collector.statistics.failedScrapes
+                for _ in 0..<100 where collector.statistics.scrapes - failed < 4 { try? await Task.sleep(for: .milliseconds(20)) }
+                group.cancelAll()
+            }
+            return collector.store
+        }
+        let up = store.samples(for: ["__name__": "up", "service": "auth", "instance": "auth-1"]).map(\.value)
+        // Down first, then up, and never down again once back.
+        #expect(up.prefix(4) == [0, 0, 0, 0])
+        #expect(up.last == 1)
+        #expect(!up.drop { $0 == 0 }.contains(0))
+        // Nothing but up was recorded while it was down.
+        let workers = store.samples(for: ["__name__": "stormlab_auth_workers", "service": "auth", "instance": "auth-1"])
+        #expect(workers.count == up.filter { $0 == 1 }.count)
     }
 
     @Test func probesOfEveryKind() async throws {
