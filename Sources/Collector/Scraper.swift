@@ -50,8 +50,8 @@ public final class SeriesCollector: Sendable {
     /// target (or an orchestrator) busy in a storm for a moment is not taken for a dead one.
     public let timeout: Duration
     public let origin: ContinuousClock.Instant
-    /// Whether an instance is known to be down (by its name); nil: scrape every target.
-    public let isDown: (@Sendable (String) -> Bool)?
+    /// Whether an instance is known to be down, by its name (by default none is).
+    public let isDown: @Sendable (String) -> Bool
     private let state: Mutex<(store: SeriesStore, statistics: CollectorStatistics)>
 
     public init(
@@ -61,7 +61,7 @@ public final class SeriesCollector: Sendable {
         timeout: Duration? = nil,
         origin: ContinuousClock.Instant = .now,
         store: SeriesStore.Configuration = .init(),
-        isDown: (@Sendable (String) -> Bool)? = nil
+        isDown: @escaping @Sendable (String) -> Bool = { _ in false }
     ) {
         self.targets = targets
         self.probes = probes
@@ -116,7 +116,7 @@ public final class SeriesCollector: Sendable {
     private func scrapeLoop(_ target: ScrapeTarget) async {
         var connection: MetricsConnection?
         for await tick in ticks() {
-            let down = isDown?(target.instance) ?? false
+            let down = isDown(target.instance)
             if down, let open = connection {
                 await open.close()
                 connection = nil

@@ -45,7 +45,7 @@ public enum Cleanup {
         ledgers(in: runsFolder).map { run, ledger in
             let entries = Ledger.read(path: ledger)
             let report = cleanHost(run: run, entries: entries)
-            if report.skipped == nil, !entries.contains(where: { $0.kind == .container || $0.kind == .network }) {
+            if report.skipped == nil, !hasDockerObjects(entries) {
                 Ledger.append(LedgerEntry(kind: .cleaned), toFileAt: ledger)
             }
             return report
@@ -53,18 +53,22 @@ public enum Cleanup {
     }
 
     /// Cleans up the run whose ledger is at `ledgerPath`.
-    public static func clean(run: RunID, ledgerPath: String) async -> RunReport {
+    private static func clean(run: RunID, ledgerPath: String) async -> RunReport {
         let entries = Ledger.read(path: ledgerPath)
         var report = cleanHost(run: run, entries: entries)
         guard report.skipped == nil else { return report }
-        // Containers, then their network.
-        if entries.contains(where: { $0.kind == .container || $0.kind == .network }) {
+        if hasDockerObjects(entries) {
             await removeDockerObjects(of: run, into: &report)
         }
         if report.problems.isEmpty {
             Ledger.append(LedgerEntry(kind: .cleaned), toFileAt: ledgerPath)
         }
         return report
+    }
+
+    /// Whether the ledger names containers or networks (a docker run).
+    private static func hasDockerObjects(_ entries: [LedgerEntry]) -> Bool {
+        entries.contains { $0.kind == .container || $0.kind == .network }
     }
 
     private static func ledgers(in runsFolder: String) -> [(RunID, String)] {

@@ -100,8 +100,10 @@ final class ContainerRuntime: Sendable {
     /// Where a container reads how often it was restarted (`STORMLAB_RESTARTS_FILE`): its
     /// environment was fixed when it was created, so `STORMLAB_RESTARTS` there stays 0.
     static func restartsFile(_ instance: String, in folder: String = "/run/stormlab") -> String {
-        "\(folder)/restarts/\(instance)"
+        "\(restartsFolder(in: folder))/\(instance)"
     }
+
+    static func restartsFolder(in folder: String) -> String { "\(folder)/restarts" }
 
     private struct State {
         var containers: [String: String] = [:]
@@ -163,6 +165,7 @@ final class ContainerRuntime: Sendable {
                 state.withLock { $0.proxyAddresses.append(address) }
             }
             watch(from: watchFrom)
+            mkdir(Self.restartsFolder(in: notifyFolder), 0o755)
             for (instance, spec) in containers {
                 ledger.append(LedgerEntry(kind: .container, instance: instance.name, path: containerName(instance.name)))
                 let id = try await engine.createContainer(name: containerName(instance.name), spec)
@@ -186,7 +189,6 @@ final class ContainerRuntime: Sendable {
     func start(_ instance: String, attempt: Int, log: Int32) async -> Result<Int32, StartError> {
         guard let id = state.withLock({ $0.containers[instance] }) else { return .failure(StartError("no container for \(instance)")) }
         let restarts = Self.restartsFile(instance, in: notifyFolder)
-        mkdir((restarts as NSString).deletingLastPathComponent, 0o755)
         guard (try? "\(attempt)\n".write(toFile: restarts, atomically: true, encoding: .utf8)) != nil else {
             return .failure(StartError("cannot write \(restarts)"))
         }
@@ -294,7 +296,7 @@ final class ContainerRuntime: Sendable {
         for follower in followers.values { follower.cancel() }
         if let network { try? await engine.removeNetwork(network) }
         watcher?.cancel()
-        try? FileManager.default.removeItem(atPath: "\(notifyFolder)/restarts")
+        try? FileManager.default.removeItem(atPath: Self.restartsFolder(in: notifyFolder))
     }
 
     // MARK: Events

@@ -133,7 +133,7 @@ struct RuntimeBench: AsyncParsableCommand {
         let sorted = times.sorted()
         guard let first = sorted.first, let last = sorted.last else { return "-" }
         let median = formatSeconds(sorted[sorted.count / 2])
-        return sorted.count == 1 ? median : median + " (\(formatSeconds(first).dropLast(2))–\(formatSeconds(last).dropLast(2)))"
+        return sorted.count == 1 ? median : median + " (\(formatSeconds(first, unit: ""))–\(formatSeconds(last, unit: "")))"
     }
 }
 

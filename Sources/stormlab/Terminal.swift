@@ -83,7 +83,8 @@ func writeText(_ text: String, to fd: Int32) {
     _ = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
 }
 
-func formatSeconds(_ duration: Duration) -> String {
+/// `1.23 s`, or `1.23` with `unit: ""`.
+func formatSeconds(_ duration: Duration, unit: String = " s") -> String {
     let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    return String(format: "%.2f s", seconds)
+    return String(format: "%.2f", seconds) + unit
 }
