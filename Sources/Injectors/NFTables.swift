@@ -174,40 +174,11 @@ public struct NFTables: Sendable {
     }
 
     private func execute(_ arguments: [String]) throws -> String {
-        var template = Array("/tmp/stormlab-nft-out-XXXXXX".utf8CString)
-        let output = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard output >= 0 else { throw NFTablesError(message: "cannot create a temporary file for nft") }
-        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        defer {
-            close(output)
-            unlink(path)
-        }
-        let pid: Int32
         do {
-            let (program, vector) = namespacePID.map { ("nsenter", ["--target", String($0), "--net", executable] + arguments) }
-                ?? (executable, arguments)
-            pid = try ChildProcess.spawn(SpawnOptions(
-                executable: program, arguments: vector,
-                environment: ["PATH": "/usr/sbin:/sbin:/usr/bin:/bin"],
-                parentDeathSignal: SIGKILL, standardOutput: output, standardError: output
-            ))
+            return try NamespaceCommand(executable: executable, namespacePID: namespacePID).run(arguments)
         } catch {
-            throw NFTablesError(message: "cannot run nft: \(error)")
+            throw NFTablesError(message: error.message)
         }
-        let end = ChildProcess.wait(pid)
-        lseek(output, 0, SEEK_SET)
-        var text: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(output, &buffer, buffer.count)
-            if count <= 0 { break }
-            text += buffer[0..<count]
-        }
-        let result = String(decoding: text, as: UTF8.self)
-        guard end == .exited(0) else {
-            throw NFTablesError(message: "nft \(arguments.joined(separator: " ")): \(end.map { "\($0)" } ?? "?"): \(result)")
-        }
-        return result
     }
 }
 

@@ -35,30 +35,42 @@ public protocol ProxyControl: Sendable {
 /// instance held down, not restarted, until the fault's end); nftables rules between instance
 /// addresses for partition, loss and bandwidth (needs root); raw TCP from the orchestrator for
 /// malformed floods; a ``LoadGenerator`` for program-specific load. Under the docker runtime,
-/// process faults go through the Docker engine (kill, pause/unpause) and packet faults into the
-/// containers' own network namespaces.
+/// process faults go through the Docker engine (kill, pause/unpause), packet faults into the
+/// containers' own network namespaces, and latency too, as tc netem, where the kernel has netem.
 public final class PlanExecution: Sendable {
     public let run: LabRun
     public let timeline: Timeline
     private let load: (any LoadGenerator)?
     private let proxy: (any ProxyControl)?
     private let nftables: NFTables?
+    /// Whether latency goes into the senders' namespaces as tc netem (docker, netem available).
+    private let netem: Bool
     private let applied = Mutex<[Int: TimelineEvent]>([:])
     private let loadTasks = Mutex<[Int: Task<String, Never>]>([:])
-    /// Under docker: the network namespaces (container pids) each packet fault's rules went into.
+    /// Under docker: the network namespaces (container pids) each packet or netem fault went into.
     private let namespaces = Mutex<[String: [Int32]]>([:])
 
-    /// - Parameter nftables: whether packet faults may use nftables (root); nil decides by
-    ///   whether it is usable here.
+    /// - Parameters:
+    ///   - nftables: whether packet faults may use nftables (root); nil decides by whether it is
+    ///     usable here.
+    ///   - netem: whether latency under docker uses tc netem; nil decides by
+    ///     ``latencyUsesNetem(runtime:)``.
     public init(
         run: LabRun, timeline: Timeline, load: (any LoadGenerator)? = nil, proxy: (any ProxyControl)? = nil,
-        nftables: Bool? = nil
+        nftables: Bool? = nil, netem: Bool? = nil
     ) {
         self.run = run
         self.timeline = timeline
         self.load = load
         self.proxy = proxy
         self.nftables = (nftables ?? NFTables.isUsable) ? NFTables(runID: run.id.description) : nil
+        self.netem = run.runtime == .docker && (netem ?? Self.latencyUsesNetem(runtime: run.runtime))
+    }
+
+    /// Whether latency under `runtime` goes in as tc netem rather than through the fault proxy:
+    /// under docker, where this kernel has netem and this process may use it (root).
+    public static func latencyUsesNetem(runtime: RuntimeKind) -> Bool {
+        runtime == .docker && TrafficControl.netemIsAvailable
     }
 
     /// The mechanism that would serve `fault` on a host with root and nftables: for the report
@@ -69,7 +81,8 @@ public final class PlanExecution: Sendable {
         case .pause: runtime == .docker ? "docker-engine" : "signals"
         case .partition, .loss, .bandwidth:
             nftables ? (runtime == .docker ? "nftables-netns" : "nftables") : "unavailable (needs root)"
-        case .latency, .reset, .blackhole: "fault-proxy"
+        case .latency: latencyUsesNetem(runtime: runtime) ? "tc-netem" : "fault-proxy"
+        case .reset, .blackhole: "fault-proxy"
         case .malformedFlood: "raw-tcp"
         case .loginStorm: "load"
         }
@@ -83,6 +96,8 @@ public final class PlanExecution: Sendable {
         case .partition, .loss, .bandwidth:
             if nftables != nil { return .success(run.runtime == .docker ? "nftables-netns" : "nftables") }
             return .failure(PlanExecutionError(message: "\(event.kind) needs nftables (run as root with nft installed); the fault proxy path is not wired into the process runtime yet"))
+        case .latency where netem:
+            return .success("tc-netem")
         case .latency, .reset, .blackhole:
             if proxy != nil { return .success("fault-proxy") }
             return .failure(PlanExecutionError(message: "\(event.kind) needs the fault proxy in the path, and this run does not route through it"))
@@ -133,7 +148,7 @@ public final class PlanExecution: Sendable {
             try nftables?.apply(fault)
             return
         }
-        let pids = Dictionary(run.status().compactMap { status in status.pid.map { (status.name, $0) } }) { first, _ in first }
+        let pids = containerPIDs()
         for name in Set(event.links.map(\.from)).sorted() {
             guard let pid = pids[name], pid > 0 else { continue }
             try NFTables(runID: run.id.description, namespacePID: pid).apply(fault)
@@ -150,6 +165,37 @@ public final class PlanExecution: Sendable {
         for pid in namespaces.withLock({ $0.removeValue(forKey: name) ?? [] }) {
             try? NFTables(runID: run.id.description, namespacePID: pid).revert(name)
         }
+    }
+
+    /// Adds latency as tc netem in the network namespace of every container that sends on one
+    /// of the event's links, delaying what it sends to the link's other end.
+    private func applyNetem(_ latency: LatencyFault, event: TimelineEvent, index: Int) throws {
+        let addresses = Dictionary(uniqueKeysWithValues: run.instances.map { ($0.name, $0.address.address) })
+        let pids = containerPIDs()
+        let name = ruleName(event, index: index)
+        for (sender, links) in Dictionary(grouping: event.links, by: \.from).sorted(by: { $0.key < $1.key }) {
+            guard let pid = pids[sender], pid > 0 else { continue }
+            let delay = NetemDelay(
+                name: name, slot: netemSlot(index), destinations: links.compactMap { addresses[$0.to] },
+                delay: latency.delay, jitter: latency.jitter)
+            try TrafficControl(namespacePID: pid).apply(delay)
+            namespaces.withLock { $0[name, default: []].append(pid) }
+        }
+    }
+
+    private func revertNetem(_ name: String, index: Int) {
+        // As with nftables: a container restarted since has a fresh namespace without the delay.
+        for pid in namespaces.withLock({ $0.removeValue(forKey: name) ?? [] }) {
+            try? TrafficControl(namespacePID: pid).revert(slot: netemSlot(index))
+        }
+    }
+
+    /// The event's tc class and filter priority: 1…65534, distinct for any two events in flight.
+    private func netemSlot(_ index: Int) -> Int { index % 0xFFFE + 1 }
+
+    /// Each running container's first process, by instance name: the handle on its namespaces.
+    private func containerPIDs() -> [String: Int32] {
+        Dictionary(run.status().compactMap { status in status.pid.map { (status.name, $0) } }) { first, _ in first }
     }
 
     /// Reverts every fault still applied (run end, Ctrl-C, abort, error).
@@ -239,6 +285,8 @@ public final class PlanExecution: Sendable {
             guard let load else { return }
             let targets = addresses(of: event.instances)
             startLoad(index) { await load.run(event.fault, targets: targets) }
+        case .latency(let latency) where netem:
+            try applyNetem(latency, event: event, index: index)
         case .latency, .reset, .blackhole:
             try await proxy?.apply(event.fault, links: event.links, named: ruleName(event, index: index))
         }
@@ -257,6 +305,8 @@ public final class PlanExecution: Sendable {
             guard let task = loadTasks.withLock({ $0.removeValue(forKey: index) }) else { return nil }
             task.cancel()
             return await task.value
+        case .latency where netem:
+            revertNetem(ruleName(event, index: index), index: index)
         case .latency, .reset, .blackhole:
             await proxy?.revert(named: ruleName(event, index: index))
         }

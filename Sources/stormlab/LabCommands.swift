@@ -230,7 +230,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let project = try options.load()
         let planned = try loadPlan(lab: options.lab, project: project, seed: seed)
-        let routed = planned?.0.needsProxy ?? false
+        let routed = planned?.0.needsProxy(runtime: options.runtime) ?? false
         let run = try options.prepare(project, routeThroughProxy: routed)
         var progress = Progress()
         progress.line("run \(run.id): \(run.instances.count) instances (\(run.runtime) runtime); folder \(run.folder)")

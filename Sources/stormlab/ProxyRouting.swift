@@ -65,11 +65,13 @@ final class ProxyRouting: ProxyControl {
 }
 
 extension FaultPlan {
-    /// Whether a step needs the fault proxy in the path.
-    var needsProxy: Bool {
+    /// Whether a step needs the fault proxy in the path under `runtime`: reset and blackhole
+    /// always, latency unless it goes in as tc netem.
+    func needsProxy(runtime: RuntimeKind) -> Bool {
         steps.contains { step in
             switch step.fault {
-            case .latency, .reset, .blackhole: true
+            case .latency: !PlanExecution.latencyUsesNetem(runtime: runtime)
+            case .reset, .blackhole: true
             default: false
             }
         }
