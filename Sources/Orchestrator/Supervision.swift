@@ -106,6 +106,9 @@ struct InstanceState {
     /// Held down by a fault: when it exits it is not restarted (nor counted as a failure) until
     /// the fault releases it.
     var held = false
+    /// Released by its fault before the exit the fault caused was seen (a stop slower than the
+    /// fault's downtime): the exit, when it comes, starts it again whatever its restart policy.
+    var releasedBeforeExit = false
 
     var isDone: Bool { (ready && pid != nil) || completed }
 }
@@ -232,6 +235,7 @@ extension LabRun {
     public func hold(_ instance: String, signal: Int32, escalateAfter: Duration? = nil) async -> Bool {
         let pid = state.withLock { state -> Int32? in
             state.instances[instance]?.held = true
+            state.instances[instance]?.releasedBeforeExit = false
             state.instances[instance]?.restartAt = nil
             return state.instances[instance]?.pid
         }
@@ -255,6 +259,8 @@ extension LabRun {
             state.instances[instance]?.held = false
             if state.instances[instance]?.pid == nil, !state.stopping {
                 state.instances[instance]?.restartAt = .now
+            } else {
+                state.instances[instance]?.releasedBeforeExit = true
             }
         }
     }
@@ -361,6 +367,12 @@ extension LabRun {
             }
             if instance.held {
                 eventLog.record(.exit, instance: name, detail: "\(end); held down by a fault", pid: pid, termination: end)
+                continue
+            }
+            if instance.releasedBeforeExit {
+                instance.releasedBeforeExit = false
+                instance.restartAt = now
+                eventLog.record(.exit, instance: name, detail: "\(end); the fault that took it down has ended: starting again", pid: pid, termination: end)
                 continue
             }
             eventLog.record(.exit, instance: name, detail: "\(end)", pid: pid, termination: end)
@@ -566,6 +578,7 @@ extension LabRun {
                 instance.pid = pid
                 instance.spawning = false
                 instance.started = true
+                instance.releasedBeforeExit = false
                 instance.startedAt = now
                 if instance.firstStart == nil { instance.firstStart = now }
                 instance.ready = false

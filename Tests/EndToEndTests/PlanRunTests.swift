@@ -116,6 +116,33 @@ struct PlanRunTests {
           - {name: rejoined, expr: "min(stormlab_supernode_known_supernodes) == 2", recovers: {after: cut, within: 6s, hold: 1s}}
         """
 
+    /// A restart whose downtime (200 ms) is shorter than the instance's stop (1.5 s after
+    /// SIGTERM): the fault's end comes before its exit, and the instance, whose restart policy is
+    /// `no`, still starts again once it has exited.
+    @Test func anInstanceSlowerToStopThanItsRestartsDowntimeStillComesBack() async throws {
+        let compose = """
+            services:
+              slow:
+                image: slow-stopper
+                command: ["-c", "trap 'sleep 1.5; exit 0' TERM; while :; do sleep 0.1; done"]
+                x-stormlab: {executable: [/bin/sh]}
+            """
+        let plan = """
+            seed: 1
+            duration: 4s
+            steps:
+              - {name: bounce, at: 500ms, restart: {instances: [slow-1], downtime: 200ms, timeout: 5s}}
+            """
+        let (end, output, events, fixture) = try await Self.run(compose: compose, plan: plan)
+        defer { fixture.remove() }
+        #expect(end == .exited(0), "\(output)")
+        let released = try #require(events.first { $0.kind == .faultReverted })
+        let exit = try #require(events.first { $0.kind == .exit && $0.instance == "slow-1" })
+        #expect(exit.monotonic > released.monotonic, "the fault ended before the exit")
+        #expect(exit.detail?.contains("starting again") == true, "\(exit.detail ?? "")")
+        #expect(events.contains { $0.kind == .start && $0.instance == "slow-1" && $0.monotonic > exit.monotonic })
+    }
+
     @Test func aMassRestartOfEightyPercentOfTwentyHitsExactlySixteenEachBackAfterItsDowntime() async throws {
         let compose = sleepers("node", replicas: 20)
         let plan = """
