@@ -47,8 +47,19 @@ public final class PlanExecution: Sendable {
     private let netem: Bool
     private let applied = Mutex<[Int: TimelineEvent]>([:])
     private let loadTasks = Mutex<[Int: Task<String, Never>]>([:])
-    /// Under docker: the network namespaces (container pids) each packet or netem fault went into.
-    private let namespaces = Mutex<[String: [Int32]]>([:])
+    /// Under docker: the faults that live in the senders' network namespaces, by rule name. The
+    /// lock is held across the nsenter calls, so an apply, a revert and a re-apply after a
+    /// container's restart never interleave.
+    private let namespaceFaults = Mutex<[String: NamespaceFault]>([:])
+
+    /// A fault in containers' network namespaces (nftables rules, a tc netem class): how to add
+    /// it to one sender's namespace and remove it from a namespace, and the process whose
+    /// namespace has it now, by sender (nil while the sender's container is down).
+    private struct NamespaceFault: Sendable {
+        var add: @Sendable (_ sender: String, _ pid: Int32) throws -> Void
+        var remove: @Sendable (_ pid: Int32) -> Void
+        var senders: [String: Int32?] = [:]
+    }
 
     /// - Parameters:
     ///   - nftables: whether packet faults may use nftables (root); nil decides by whether it is
@@ -65,6 +76,12 @@ public final class PlanExecution: Sendable {
         self.proxy = proxy
         self.nftables = (nftables ?? NFTables.isUsable) ? NFTables(runID: run.id.description) : nil
         self.netem = run.runtime == .docker && (netem ?? Self.latencyUsesNetem(runtime: run.runtime))
+        guard run.runtime == .docker else { return }
+        // A restarted container has a new network namespace, without the faults of the old one.
+        run.observe { [weak self] event in
+            guard event.kind == .start, let instance = event.instance, let pid = event.pid, let self else { return }
+            Task { self.reapply(in: instance, pid: pid) }
+        }
     }
 
     /// Whether latency under `runtime` goes in as tc netem rather than through the fault proxy:
@@ -148,12 +165,11 @@ public final class PlanExecution: Sendable {
             try nftables?.apply(fault)
             return
         }
-        let pids = containerPIDs()
-        for name in Set(event.links.map(\.from)).sorted() {
-            guard let pid = pids[name], pid > 0 else { continue }
-            try NFTables(runID: run.id.description, namespacePID: pid).apply(fault)
-            namespaces.withLock { $0[fault.name, default: []].append(pid) }
-        }
+        let runID = run.id.description
+        try applyInNamespaces(
+            fault.name, senders: Set(event.links.map(\.from)).sorted(),
+            add: { _, pid in try NFTables(runID: runID, namespacePID: pid).apply(fault) },
+            remove: { pid in try? NFTables(runID: runID, namespacePID: pid).revert(fault.name) })
     }
 
     private func revertPacketFault(_ name: String) throws {
@@ -161,37 +177,76 @@ public final class PlanExecution: Sendable {
             try nftables?.revert(name)
             return
         }
-        // A container restarted since has a new namespace without the rules: nothing to undo.
-        for pid in namespaces.withLock({ $0.removeValue(forKey: name) ?? [] }) {
-            try? NFTables(runID: run.id.description, namespacePID: pid).revert(name)
-        }
+        revertInNamespaces(name)
     }
 
     /// Adds latency as tc netem in the network namespace of every container that sends on one
     /// of the event's links, delaying what it sends to the link's other end.
     private func applyNetem(_ latency: LatencyFault, event: TimelineEvent, index: Int) throws {
         let addresses = Dictionary(uniqueKeysWithValues: run.instances.map { ($0.name, $0.address.address) })
-        let pids = containerPIDs()
         let name = ruleName(event, index: index)
-        for (sender, links) in Dictionary(grouping: event.links, by: \.from).sorted(by: { $0.key < $1.key }) {
-            guard let pid = pids[sender], pid > 0 else { continue }
-            let delay = NetemDelay(
-                name: name, slot: netemSlot(index), destinations: links.compactMap { addresses[$0.to] },
-                delay: latency.delay, jitter: latency.jitter)
-            try TrafficControl(namespacePID: pid).apply(delay)
-            namespaces.withLock { $0[name, default: []].append(pid) }
+        let slot = index % 0xFFFE + 1  // distinct for any two events in flight
+        let delays = Dictionary(grouping: event.links, by: \.from).mapValues { links in
+            NetemDelay(name: name, slot: slot, destinations: links.compactMap { addresses[$0.to] }, delay: latency.delay, jitter: latency.jitter)
+        }
+        try applyInNamespaces(
+            name, senders: delays.keys.sorted(),
+            add: { sender, pid in if let delay = delays[sender] { try TrafficControl(namespacePID: pid).apply(delay) } },
+            remove: { pid in try? TrafficControl(namespacePID: pid).revert(slot: slot) })
+    }
+
+    /// Adds a fault to each running sender's namespace and registers it, also for senders that
+    /// are down now: their next start gets it (``reapply(in:pid:)``).
+    private func applyInNamespaces(
+        _ name: String, senders: [String], add: @escaping @Sendable (String, Int32) throws -> Void,
+        remove: @escaping @Sendable (Int32) -> Void
+    ) throws {
+        try namespaceFaults.withLock { faults in
+            var fault = NamespaceFault(add: add, remove: remove)
+            // Registered even when a sender fails, so the revert removes what was added.
+            defer { faults[name] = fault }
+            let pids = containerPIDs()
+            for sender in senders {
+                fault.senders[sender] = .some(nil)
+                guard let pid = pids[sender], pid > 0 else { continue }
+                do {
+                    try add(sender, pid)
+                    fault.senders[sender] = pid
+                } catch where !Self.isAlive(pid) {
+                    continue  // the container stopped meanwhile; its next start gets the fault
+                }
+            }
         }
     }
 
-    private func revertNetem(_ name: String, index: Int) {
-        // As with nftables: a container restarted since has a fresh namespace without the delay.
-        for pid in namespaces.withLock({ $0.removeValue(forKey: name) ?? [] }) {
-            try? TrafficControl(namespacePID: pid).revert(slot: netemSlot(index))
+    private func revertInNamespaces(_ name: String) {
+        namespaceFaults.withLock { faults in
+            guard let fault = faults.removeValue(forKey: name) else { return }
+            // A namespace whose container stopped is gone with its faults: nothing to undo there.
+            for case let pid? in fault.senders.values where Self.isAlive(pid) { fault.remove(pid) }
         }
     }
 
-    /// The event's tc class and filter priority: 1…65534, distinct for any two events in flight.
-    private func netemSlot(_ index: Int) -> Int { index % 0xFFFE + 1 }
+    /// Applies every namespace fault `instance` sends on to the namespace of its new start.
+    private func reapply(in instance: String, pid: Int32) {
+        namespaceFaults.withLock { faults in
+            for name in faults.keys.sorted() {
+                guard var fault = faults[name], let current = fault.senders[instance], current != pid else { continue }
+                do {
+                    try fault.add(instance, pid)
+                    fault.senders[instance] = pid
+                    faults[name] = fault
+                    run.record(.faultReapplied, instance: instance, detail: "\(name): in the network namespace of \(instance)'s new start (pid \(pid))")
+                } catch {
+                    run.record(.faultFailed, instance: instance, detail: "re-apply \(name) in \(instance) (pid \(pid)): \(error)")
+                }
+            }
+        }
+    }
+
+    private static func isAlive(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
 
     /// Each running container's first process, by instance name: the handle on its namespaces.
     private func containerPIDs() -> [String: Int32] {
@@ -306,7 +361,7 @@ public final class PlanExecution: Sendable {
             task.cancel()
             return await task.value
         case .latency where netem:
-            revertNetem(ruleName(event, index: index), index: index)
+            revertInNamespaces(ruleName(event, index: index))
         case .latency, .reset, .blackhole:
             await proxy?.revert(named: ruleName(event, index: index))
         }

@@ -137,6 +137,34 @@ struct DockerRuntimeTests {
         try await expectNothingLeft(of: fixture)
     }
 
+    /// A container restarted during a partition starts in a new network namespace, without the
+    /// rules of the old one: the run applies them again there, so the restarted supernode still
+    /// finds no peer until the cut ends, then both rejoin. The cut is one-way, so its rules live
+    /// only in supernode-1's namespace: without the re-apply, nothing would keep it apart.
+    @Test(.timeLimit(.minutes(2)), .enabled(if: NFTables.isUsable, "needs root and nft to enter the containers' network namespaces"))
+    func aContainerRestartedDuringAPartitionIsStillCutOff() async throws {
+        let plan = """
+            seed: 1
+            duration: 16s
+            steady-state:
+              timeout: 30s
+              hold: 1s
+              slos:
+                - {name: joined, expr: "min(stormlab_supernode_known_supernodes) == 2", always: {}}
+            steps:
+              - {name: cut, at: 1s, for: 9s, partition: {groups: [[supernode-1], [supernode-2]], one-way: true}}
+              - {name: bounce, at: 2s, restart: {instances: [supernode-1], downtime: 500ms}}
+            slos:
+              - {name: still-split, expr: "max(stormlab_supernode_known_supernodes) == 1", always: {from: 7s, to: cut}}
+              - {name: rejoined, expr: "min(stormlab_supernode_known_supernodes) == 2", recovers: {after: cut, within: 6s, hold: 1s}}
+            """
+        let (end, output, events, fixture) = try await PlanRunTests.run(compose: overlayCompose, plan: plan, runtime: .docker)
+        defer { fixture.remove() }
+        #expect(end == .exited(0), "\(output)")
+        #expect(events.contains { $0.kind == .faultReapplied && $0.instance == "supernode-1" && $0.detail?.hasPrefix("cut") == true })
+        try await expectNothingLeft(of: fixture)
+    }
+
     /// No container or network of the fixture's runs is left on the engine.
     private func expectNothingLeft(of fixture: LabFixture) async throws {
         let engine = try DockerEngine.fromEnvironment()
