@@ -11,7 +11,7 @@
 #
 # Needs root (apt-get), qemu-system-x86, busybox-static, cpio and kmod; fetches the kernel
 # package once into $STORMLAB_VM_CACHE (default /tmp/stormlab-netem-vm). Time limit:
-# $STORMLAB_VM_TIMEOUT seconds (default 600).
+# $STORMLAB_VM_TIMEOUT seconds (default 300).
 set -euo pipefail
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) netem-vm: $*" >&2; }
 [ $# -eq 1 ] || { echo "usage: $0 COMMAND" >&2; exit 2; }
@@ -89,7 +89,7 @@ log "booting $version (software emulation) to run: $1"
 output=$(mktemp)
 trap 'rm -f "$output"' EXIT
 arguments="$(printf '%s' "$PWD" | base64 -w0),$(printf '%s' "$1" | base64 -w0)"
-timeout "${STORMLAB_VM_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 4G -smp 2 \
+timeout "${STORMLAB_VM_TIMEOUT:-300}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 4G -smp 2 \
   -nographic -no-reboot -monitor none -serial stdio -display none \
   -kernel "$cache/kernel/boot/vmlinuz-$version" -initrd "$cache/initrd.gz" \
   -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
@@ -97,5 +97,5 @@ timeout "${STORMLAB_VM_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg,thread=multi
   | sed -u -e 's/\r//g' | sed -u -n '/^netem-vm: guest up$/,$p' | grep --line-buffered -v 'reboot: Power down' \
   | tee "$output" || true
 status=$(sed -n 's/^netem-vm: exit \([0-9]*\)$/\1/p' "$output" | tail -1)
-[ -n "$status" ] || { log "the guest did not finish (time limit ${STORMLAB_VM_TIMEOUT:-600} s?)"; exit 1; }
+[ -n "$status" ] || { log "the guest did not finish (time limit ${STORMLAB_VM_TIMEOUT:-300} s?)"; exit 1; }
 exit "$status"
