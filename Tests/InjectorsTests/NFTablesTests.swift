@@ -48,17 +48,8 @@ struct NFTablesKernelTests {
 
     /// Connects from `source` to `host:port` with a 300 ms timeout.
     func canConnect(from source: String, to host: String, port: UInt16) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let fd = connectedSocket(from: source, to: host, port: port, nonBlocking: true)
         defer { close(fd) }
-        var local = sockaddr_in()
-        local.sin_family = sa_family_t(AF_INET)
-        inet_pton(AF_INET, source, &local.sin_addr)
-        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var remote = sockaddr_in()
-        remote.sin_family = sa_family_t(AF_INET)
-        remote.sin_port = port.bigEndian
-        inet_pton(AF_INET, host, &remote.sin_addr)
-        _ = withUnsafePointer(to: &remote) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         var poll = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
         guard Glibc.poll(&poll, 1, 300) == 1 else { return false }
         var error: Int32 = 0
