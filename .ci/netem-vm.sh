@@ -8,13 +8,19 @@
 # nothing of the guest outlives it.
 #
 #   .ci/netem-vm.sh 'tc qdisc add dev lo root netem delay 1ms && tc qdisc show dev lo'
+#   .ci/netem-vm.sh --docker 'stormlab run .ci/netem-lab --runtime docker'
+#
+# With --docker, a Docker engine runs in the guest (its state in memory) with this host's
+# images stormlab:local and stormlab:latest loaded, before COMMAND.
 #
 # Needs root (apt-get), qemu-system-x86, busybox-static, cpio and kmod; fetches the kernel
 # package once into $STORMLAB_VM_CACHE (default /tmp/stormlab-netem-vm). Time limit:
 # $STORMLAB_VM_TIMEOUT seconds (default 300).
 set -euo pipefail
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) netem-vm: $*" >&2; }
-[ $# -eq 1 ] || { echo "usage: $0 COMMAND" >&2; exit 2; }
+docker=false
+if [ "${1:-}" = --docker ]; then docker=true; shift; fi
+[ $# -eq 1 ] || { echo "usage: $0 [--docker] COMMAND" >&2; exit 2; }
 for tool in qemu-system-x86_64 busybox cpio depmod; do
   command -v "$tool" >/dev/null || PATH=$PATH:/sbin:/usr/sbin command -v "$tool" >/dev/null || {
     log "needs $tool: apt-get install -y qemu-system-x86 busybox-static cpio kmod"; exit 3; }
@@ -85,10 +91,19 @@ EOF
   trap - EXIT
 fi
 
+command=$1
+if $docker; then
+  log "saving the images stormlab:local and stormlab:latest for the guest's engine"
+  docker save stormlab:local stormlab:latest -o "$cache/images.tar"
+  command="mount -t cgroup2 none /sys/fs/cgroup && mount -t tmpfs docker /var/lib/docker \
+    && (dockerd --iptables=false --ip-masq=false >/tmp/dockerd.log 2>&1 &) \
+    && for _ in \$(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 1; done \
+    && docker load -q -i '$cache/images.tar' && $command"
+fi
 log "booting $version (software emulation) to run: $1"
 output=$(mktemp)
 trap 'rm -f "$output"' EXIT
-arguments="$(printf '%s' "$PWD" | base64 -w0),$(printf '%s' "$1" | base64 -w0)"
+arguments="$(printf '%s' "$PWD" | base64 -w0),$(printf '%s' "$command" | base64 -w0)"
 timeout "${STORMLAB_VM_TIMEOUT:-300}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 4G -smp 2 \
   -nographic -no-reboot -monitor none -serial stdio -display none \
   -kernel "$cache/kernel/boot/vmlinuz-$version" -initrd "$cache/initrd.gz" \
