@@ -114,13 +114,13 @@ public struct TrafficControl: Sendable {
             for destination in delay.destinations {
                 byDevice[try device(routingTo: destination), default: []].append(destination)
             }
+            let roots = Set(try devicesWithRoot())
             var done: [String] = []
             for (device, destinations) in byDevice.sorted(by: { $0.key < $1.key }) {
                 var part = delay
                 part.destinations = destinations
-                let rootExists = try hasRoot(on: device)
                 do throws(TrafficControlError) {
-                    for command in Self.commands(adding: part, device: device, rootExists: rootExists) {
+                    for command in Self.commands(adding: part, device: device, rootExists: roots.contains(device)) {
                         try tc(command)
                     }
                     done.append(device)
@@ -147,7 +147,7 @@ public struct TrafficControl: Sendable {
     /// whatever the one before it did.
     private func remove(slot: Int, from device: String, dropRoot: Bool) {
         for command in Self.commands(removing: slot, device: device) { _ = try? tc(command) }
-        guard dropRoot, (try? hasRoot(on: device)) == true, let classes = try? tc(["class", "show", "dev", device]) else { return }
+        guard dropRoot, (try? devicesWithRoot())?.contains(device) == true, let classes = try? tc(["class", "show", "dev", device]) else { return }
         if !classes.contains("class htb \(Self.root):") {
             _ = try? tc(["qdisc", "del", "dev", device, "root"])
         }
@@ -168,10 +168,6 @@ public struct TrafficControl: Sendable {
             throw TrafficControlError(message: "no interface routes to \(destination): \(output)")
         }
         return String(words[index + 1])
-    }
-
-    private func hasRoot(on device: String) throws(TrafficControlError) -> Bool {
-        try tc(["qdisc", "show", "dev", device, "root"]).contains("qdisc htb \(Self.root): ")
     }
 
     /// Interfaces whose root qdisc is the run's (`qdisc htb 5354: dev eth0 root …`).

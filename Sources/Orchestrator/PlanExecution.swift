@@ -183,7 +183,7 @@ public final class PlanExecution: Sendable {
     /// Adds latency as tc netem in the network namespace of every container that sends on one
     /// of the event's links, delaying what it sends to the link's other end.
     private func applyNetem(_ latency: LatencyFault, event: TimelineEvent, index: Int) throws {
-        let addresses = Dictionary(uniqueKeysWithValues: run.instances.map { ($0.name, $0.address.address) })
+        let addresses = self.addresses
         let name = ruleName(event, index: index)
         let slot = index % 0xFFFE + 1  // distinct for any two events in flight
         let delays = Dictionary(grouping: event.links, by: \.from).mapValues { links in
@@ -381,18 +381,23 @@ public final class PlanExecution: Sendable {
         loadTasks.withLock { $0[index] = task }
     }
 
+    /// Each instance's address, by instance name.
+    private var addresses: [String: String] {
+        Dictionary(uniqueKeysWithValues: run.instances.map { ($0.name, $0.address.address) })
+    }
+
     private func addresses(of names: [String]) -> [(name: String, address: String)] {
-        let plans = Dictionary(uniqueKeysWithValues: run.instances.map { ($0.name, $0.address.address) })
-        return names.compactMap { name in plans[name].map { (name, $0) } }
+        let addresses = self.addresses
+        return names.compactMap { name in addresses[name].map { (name, $0) } }
     }
 
     private func ruleName(_ event: TimelineEvent, index: Int) -> String { "\(event.step)#\(index)" }
 
     private func packetFault(_ event: TimelineEvent, index: Int, effect: PacketFault.Effect) -> PacketFault {
-        let plans = Dictionary(uniqueKeysWithValues: run.instances.map { ($0.name, $0.address.address) })
+        let addresses = self.addresses
         // Links are directed; a two-way fault lists both directions already.
         let links = event.links.compactMap { link -> PacketFault.Link? in
-            guard let from = plans[link.from], let to = plans[link.to] else { return nil }
+            guard let from = addresses[link.from], let to = addresses[link.to] else { return nil }
             return PacketFault.Link(from: from, to: to)
         }
         return PacketFault(name: ruleName(event, index: index), links: links, effect: effect)

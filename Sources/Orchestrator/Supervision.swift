@@ -235,7 +235,6 @@ extension LabRun {
     public func hold(_ instance: String, signal: Int32, escalateAfter: Duration? = nil) async -> Bool {
         let pid = state.withLock { state -> Int32? in
             state.instances[instance]?.held = true
-            state.instances[instance]?.releasedBeforeExit = false
             state.instances[instance]?.restartAt = nil
             return state.instances[instance]?.pid
         }
