@@ -1,3 +1,4 @@
+import Foundation
 import Overlay
 import OverlayWire
 import Systemd
@@ -160,9 +161,12 @@ struct OverlayEndToEndTests {
             #expect(await eventually(within: .seconds(30)) {
                 await cluster.total("stormlab_client_promoted", role: "client") == 1
             }, "client-1 promoted")
-            #expect(await eventually(within: .seconds(30)) {
+            let allOnline = await eventually(within: .seconds(30)) {
                 await cluster.total("stormlab_client_online", role: "client") >= 60
-            }, "all 60 online once a promoted supernode takes the surplus")
+            }
+            // Seen once in a loaded CI rehearsal, not reproduced: the promoted process's log says why.
+            let clientLog = allOnline ? "" : ((try? String(contentsOfFile: "\(cluster.layout.directory)/client-1.log", encoding: .utf8)) ?? "")
+            #expect(allOnline, "all 60 online once a promoted supernode takes the surplus; client-1's log ends:\n\(clientLog.suffix(3000))")
             let page = try await MetricsFetch.get(supernode.metrics)
             #expect(MetricsFetch.sums(page)["stormlab_supernode_clients"].map { $0 <= 20 } == true)
             #expect(MetricsFetch.sums(page)["stormlab_supernode_promotions_total"] == 1)
