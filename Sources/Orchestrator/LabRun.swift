@@ -38,7 +38,8 @@ public final class LabRun: Sendable {
     let eventLog: EventLog
     let notify: NotifyReceiver
     let pump = LogPump()
-    let listenSockets: [String: [ListenSocket]]
+    /// Socket-activated listeners by instance, until ``closeListenSockets()`` takes them.
+    private let listenSockets: Mutex<[String: [ListenSocket]]>
     let logFiles: [String: Int32]
     let inherited: [String: String]
     let resolver: NameResolver
@@ -190,7 +191,7 @@ public final class LabRun: Sendable {
                 code: .invalidLab, message: diagnostics.map(\.description).joined(separator: "\n"), diagnostics: diagnostics)
         }
         self.instances = plans
-        self.listenSockets = sockets
+        self.listenSockets = Mutex(sockets)
 
         // The run folder, ledger first.
         func fail(_ what: String) -> OrchestratorError {
@@ -248,8 +249,21 @@ public final class LabRun: Sendable {
     }
 
     deinit {
-        for socket in listenSockets.values.joined() { close(socket.fd) }
+        closeListenSockets()
         for fd in logFiles.values where fd >= 0 { close(fd) }
+    }
+
+    /// The socket-activated listeners `name` is started with.
+    func listenSockets(of name: String) -> [ListenSocket] { listenSockets.withLock { $0[name] ?? [] } }
+
+    /// Closes every socket-activated listener, once: closing a descriptor twice could close
+    /// whatever took its number in between (an event loop's socket, in another part of the process).
+    func closeListenSockets() {
+        let sockets = listenSockets.withLock { sockets in
+            defer { sockets = [:] }
+            return sockets
+        }
+        for socket in sockets.values.joined() { close(socket.fd) }
     }
 
     /// Every event so far, in order (as in `events.jsonl`).

@@ -620,7 +620,7 @@ extension LabRun {
             // STORMLAB_RESTARTS: 0 on the first start, N on the Nth restart, so a program can tell
             // a deployment's first start from coming back (a client ramps up only the first time).
             environment: inherited.merging(plan.environment) { _, lab in lab }.merging(["STORMLAB_RESTARTS": "\(attempt)"]) { _, restarts in restarts },
-            listenFDs: (listenSockets[plan.name] ?? []).map { ($0.fd, $0.name) },
+            listenFDs: listenSockets(of: plan.name).map { ($0.fd, $0.name) },
             newProcessGroup: true, parentDeathSignal: configuration.parentDeathSignal ? SIGKILL : nil,
             standardOutput: fds[1], standardError: fds[1], workingDirectory: workingDirectory)
         let result = await Spawner.shared.spawn(options)
@@ -736,7 +736,7 @@ extension LabRun {
             }
             await pause(.milliseconds(10))
         }
-        for socket in listenSockets.values.joined() { close(socket.fd) }
+        closeListenSockets()
         notify.close()
         let drainDeadline = clock.now + .seconds(1)
         while !pump.isDrained && clock.now < drainDeadline { await pause(.milliseconds(10)) }

@@ -53,23 +53,30 @@ public final class NotifyReceiver: Sendable {
 
     /// Waits up to `timeout` for one message. Returns nil on timeout or once closed.
     public func receive(timeout: Duration) throws(SystemdError) -> NotifyMessage? {
-        let descriptor = fd.withLock { $0 }
-        guard descriptor >= 0 else { return nil }
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000
             + timeout.components.attoseconds / 1_000_000_000_000_000)
-        var buffer = [CChar](repeating: 0, count: 4096)
-        var pid: pid_t = 0
-        var uid: uid_t = 0
-        var gid: gid_t = 0
-        let count = csd_notify_recv(descriptor, &buffer, buffer.count, milliseconds, &pid, &uid, &gid)
-        if count < 0 {
-            if fd.withLock({ $0 }) < 0 { return nil }
-            throw .systemCall("receive on notify socket", errno: Int32(-count))
+        if milliseconds > 0 {
+            // The wait holds no lock, so `close()` is never held up; waking for a number closed
+            // meanwhile is harmless, as the read below checks the socket under the lock.
+            var entry = pollfd(fd: fd.withLock { $0 }, events: Int16(POLLIN), revents: 0)
+            guard entry.fd >= 0 else { return nil }
+            while poll(&entry, 1, milliseconds) < 0 && errno == EINTR {}
         }
-        guard count > 0 else { return nil }
-        let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-        return NotifyMessage(pid: pid, uid: uid, gid: gid, lines: lines)
+        // The read holds the lock: a socket closed concurrently cannot have its number taken by
+        // another part of the process and read from here.
+        return try fd.withLock { descriptor throws(SystemdError) -> NotifyMessage? in
+            guard descriptor >= 0 else { return nil }
+            var buffer = [CChar](repeating: 0, count: 4096)
+            var pid: pid_t = 0
+            var uid: uid_t = 0
+            var gid: gid_t = 0
+            let count = csd_notify_recv(descriptor, &buffer, buffer.count, 0, &pid, &uid, &gid)
+            if count < 0 { throw .systemCall("receive on notify socket", errno: Int32(-count)) }
+            guard count > 0 else { return nil }
+            let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+            return NotifyMessage(pid: pid, uid: uid, gid: gid, lines: lines)
+        }
     }
 
     /// Closes the socket and removes its file. Safe to call twice.

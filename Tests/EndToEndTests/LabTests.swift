@@ -288,6 +288,39 @@ struct LabTests {
         #expect(baseReady.monotonic <= flakyStart.monotonic)
     }
 
+    /// A run closes each descriptor it owns once. A second close, when the run is released,
+    /// would close whatever took the number after the stop: in the test process, an event
+    /// loop's socket, which NIO then trips over.
+    @Test(.timeLimit(.minutes(1)))
+    func aReleasedRunClosesNothingItNoLongerOwns() async throws {
+        let fixture = try LabFixture(compose: """
+            services:
+              server:
+                image: busybox
+                entrypoint: [/bin/sleep, "300"]
+                expose: ["7500"]
+                x-stormlab: {socket-activation: [7500]}
+            """)
+        defer { fixture.remove() }
+        let project = try loadLab(fixture.lab)
+        weak var released: LabRun?
+        var placeholders: [Int32] = []
+        defer { for fd in placeholders { close(fd) } }
+        do {
+            let run = try LabRun(project: project, configuration: runConfiguration(runs: fixture.runs), logger: quietLogger)
+            released = run
+            try await run.run { run in try await run.waitUntilReady() }
+            // Stopped: the listener is closed. Take the lowest free numbers, as sockets opened
+            // anywhere in the process now would.
+            placeholders = (0..<64).map { _ in open("/dev/null", O_RDONLY | O_CLOEXEC) }
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while released != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(released == nil, "the run is released")
+        let closed = placeholders.filter { fcntl($0, F_GETFD) < 0 }
+        #expect(closed.isEmpty, "descriptors closed by the run's release: \(closed)")
+    }
+
     /// A restart that cannot exec (here: the program lost its execute bit, as while a binary is
     /// replaced) is tried again with the restart backoff instead of failing the run, and the
     /// instance comes back once it can.
