@@ -38,7 +38,7 @@ struct ProxySocketTests {
         }
     }
 
-    @Test("latency adds the configured delay: ≥ 100 ms, < 100 + 150 ms")
+    @Test("latency adds the configured delay: every round trip ≥ 100 ms, their median < 100 + 150 ms")
     func latencyAddsDelay() async throws {
         try await Lab.run { lab in
             let peer = try await Peer.connect(from: Lab.a, to: lab.routeB)
@@ -48,11 +48,12 @@ struct ProxySocketTests {
                 named: "slow",
                 to: LinkSelector(from: ["a"], to: ["b"], directions: .upstream)
             )
-            for _ in 0..<5 {
-                let rtt = try await peer.roundTrip(Array("ping".utf8))
-                #expect(rtt >= .milliseconds(100))
-                #expect(rtt < .milliseconds(250))
-            }
+            var samples: [Duration] = []
+            for _ in 0..<5 { samples.append(try await peer.roundTrip(Array("ping".utf8))) }
+            // A floor holds for every round trip; a ceiling only for the median, which one
+            // round trip delayed by a busy machine's scheduling does not move.
+            #expect(samples.allSatisfy { $0 >= .milliseconds(100) }, "\(samples)")
+            #expect(median(samples) < .milliseconds(250), "\(samples)")
             await lab.proxy.revert(named: "slow")
             // Reverted: no round trip carries the delay any more. The fastest of three, so a
             // busy machine's scheduling hiccup is not taken for a delay still applied.
@@ -63,7 +64,7 @@ struct ProxySocketTests {
         }
     }
 
-    @Test("jitter stays within delay ± jitter (+150 ms tolerance above) and varies")
+    @Test("jitter: every round trip ≥ delay − jitter, their median < delay + jitter + 150 ms, and they vary")
     func jitterStaysWithinBounds() async throws {
         try await Lab.run { lab in
             let peer = try await Peer.connect(from: Lab.a, to: lab.routeB)
@@ -76,10 +77,8 @@ struct ProxySocketTests {
             for _ in 0..<20 {
                 samples.append(try await peer.roundTrip(Array("ping".utf8)))
             }
-            for rtt in samples {
-                #expect(rtt >= .milliseconds(30))
-                #expect(rtt < .milliseconds(90 + 150))
-            }
+            #expect(samples.allSatisfy { $0 >= .milliseconds(30) }, "\(samples)")
+            #expect(median(samples) < .milliseconds(90 + 150), "\(samples)")
             let spread = samples.max()! - samples.min()!
             #expect(spread > .milliseconds(10), "jitter should vary delays; samples \(samples)")
             await peer.close()

@@ -216,3 +216,8 @@ extension Duration {
         Double(self.components.seconds) * 1000 + Double(self.components.attoseconds) / 1e15
     }
 }
+
+/// The middle of `samples` (the upper middle of an even count).
+func median(_ samples: [Duration]) -> Duration {
+    samples.sorted()[samples.count / 2]
+}
