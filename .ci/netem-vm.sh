@@ -30,7 +30,7 @@ mkdir -p "$cache"
 
 # The kernel: the package Debian's linux-image-amd64 points at, unpacked once.
 if [ ! -e "$cache/kernel/ready" ]; then
-  package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ && !found { print $2; found = 1 }')
   [ -n "$package" ] || { log "apt knows no linux-image-amd64 (run apt-get update)"; exit 3; }
   log "fetching $package"
   rm -rf "$cache/kernel" && mkdir -p "$cache/kernel"
@@ -58,7 +58,7 @@ if [ ! -e "$cache/initrd.gz" ]; then
     order+=("$path")
   }
   for name in virtio_pci 9pnet_virtio 9p overlay sch_netem sch_htb cls_u32 veth bridge; do
-    add "$(grep -o "^[^:]*/$name\.ko[^:]*" "$modules/modules.dep" | head -1)"
+    add "$(grep -m 1 -o "^[^:]*/$name\.ko[^:]*" "$modules/modules.dep")"
   done
   for path in "${order[@]}"; do
     cp "$modules/$path" "$root/mod/"

@@ -21,7 +21,9 @@ cp "$binary" "$root/usr/bin/stormlab"
 strip "$root/usr/bin/stormlab" 2>/dev/null || true
 
 # The dynamic loader and every library the binary and libsystemd need, at their real paths.
-libsystemd=$(ldconfig -p | awk '/libsystemd\.so\.0 / { print $NF; exit }')
+# awk reads to the end: exiting at the first match could kill ldconfig with SIGPIPE mid-write,
+# which pipefail turns into a silent failure of this script.
+libsystemd=$(ldconfig -p | awk '/libsystemd\.so\.0 / && !found { print $NF; found = 1 }')
 [ -n "$libsystemd" ] || { echo "libsystemd.so.0 not found: apt-get install libsystemd0" >&2; exit 1; }
 for file in "$binary" "$libsystemd"; do
   ldd "$file" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]+ \(/ { print $1 }'
