@@ -27,6 +27,9 @@ public enum Cleanup {
         /// What could not be removed and why (the Docker engine unreachable); such a run is not
         /// marked cleaned, so the next sweep tries again.
         public var problems: [String] = []
+        /// Whether a ledger named the run; without one, its containers and networks were found
+        /// by their labels (``sweepOrphans()``).
+        public var fromLedger = true
     }
 
     /// Cleans up every run under `runsFolder` that was not closed, oldest first.
@@ -50,6 +53,40 @@ public enum Cleanup {
             }
             return report
         }
+    }
+
+    /// Removes the containers and networks of docker runs whose orchestrator is gone though no
+    /// ledger here names them (their run folder was deleted, or lies under another runs folder),
+    /// found by the label `stormlab.orchestrator` that every run's containers and network carry.
+    /// A run whose orchestrator still runs, or ran on another machine, is left alone. Without a
+    /// Docker engine there is nothing to find.
+    public static func sweepOrphans() async throws(DockerError) -> [RunReport] {
+        guard let engine = try? DockerEngine.fromEnvironment() else { return [] }
+        let containers: [ContainerSummary]
+        let networks: [NetworkInfo]
+        do {
+            containers = try await engine.containers(label: OrchestratorIdentity.label)
+            networks = try await engine.networks(label: OrchestratorIdentity.label)
+        } catch where error.code == .noEngine {
+            return []
+        }
+        var owners: [String: String] = [:]
+        for labels in containers.map(\.labels) + networks.map(\.labels) {
+            guard let run = labels["stormlab.run"], let owner = labels[OrchestratorIdentity.label] else { continue }
+            owners[run] = owner
+        }
+        var reports: [RunReport] = []
+        for (run, owner) in owners.sorted(by: { $0.key < $1.key }) {
+            var report = RunReport(run: RunID(run), killed: [], removed: [], fromLedger: false)
+            switch OrchestratorIdentity(label: owner)?.liveness {
+            case .running: continue
+            case .elsewhere: report.skipped = "made by an orchestrator on another machine (\(owner))"
+            case nil: report.skipped = "its \(OrchestratorIdentity.label) label is unreadable (\(owner))"
+            case .gone: await removeDockerObjects(of: report.run, into: &report)
+            }
+            reports.append(report)
+        }
+        return reports
     }
 
     /// Cleans up the run whose ledger is at `ledgerPath`.

@@ -83,7 +83,8 @@ public struct DockerSubnet: Sendable, Hashable, Codable, CustomStringConvertible
 /// (created before anything starts, started and restarted by the supervisor), the engine's events
 /// into the event log, and the containers' output into the instances' log files.
 ///
-/// Containers carry the labels `stormlab.run`, `stormlab.instance` and Compose's own
+/// Containers carry the labels `stormlab.run`, `stormlab.instance`, `stormlab.orchestrator` (see
+/// ``OrchestratorIdentity``) and Compose's own
 /// (`com.docker.compose.project` = `stormlab-RUN`, `.service`, `.container-number`), so `docker
 /// compose -p stormlab-RUN ps` lists them. Their restart policy is `no`: the orchestrator applies
 /// the lab's restart policies exactly as under the process runtime.
@@ -156,7 +157,10 @@ final class ContainerRuntime: Sendable {
             ledger.append(LedgerEntry(kind: .network, path: networkName))
             let network = try await engine.createNetwork(NetworkSpec(
                 name: networkName, subnet: subnet.description, gateway: subnet.gateway, isInternal: true,
-                labels: ["stormlab.run": run.value, "com.docker.compose.project": projectName, "com.docker.compose.network": "lab"],
+                labels: [
+                    "stormlab.run": run.value, OrchestratorIdentity.label: OrchestratorIdentity.current.labelValue,
+                    "com.docker.compose.project": projectName, "com.docker.compose.network": "lab",
+                ],
                 bridgeName: bridgeName))
             state.withLock { $0.network = network }
             eventLog.record(.container, detail: "network \(networkName) (\(subnet), internal, bridge \(bridgeName))")
@@ -385,6 +389,7 @@ extension ContainerRuntime {
         var labels = service.labels
         labels["stormlab.run"] = run.value
         labels["stormlab.instance"] = plan.name
+        labels[OrchestratorIdentity.label] = OrchestratorIdentity.current.labelValue
         labels["com.docker.compose.project"] = project
         labels["com.docker.compose.service"] = service.name
         labels["com.docker.compose.container-number"] = String(address.index)

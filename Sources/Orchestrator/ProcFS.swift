@@ -75,3 +75,69 @@ enum ProcFS {
         return nil
     }
 }
+
+/// The orchestrator that made a run's containers and network: the machine, its boot, and the
+/// process (pid and start time). They carry it as the label `stormlab.orchestrator`, so
+/// `stormlab cleanup` can tell that their run died even when no ledger names them any more (the
+/// run folder was deleted, or lies under another `--runs`).
+struct OrchestratorIdentity: Hashable {
+    static let label = "stormlab.orchestrator"
+
+    var machine: String
+    var boot: String
+    var pid: Int32
+    var startTime: UInt64
+
+    /// Whether the orchestrator still runs, as far as this machine can tell.
+    enum Liveness: Equatable {
+        case running
+        case gone
+        /// Made on another machine (an engine shared over a forwarded socket): its processes
+        /// cannot be seen from here.
+        case elsewhere
+    }
+
+    /// This process.
+    static let current = OrchestratorIdentity(
+        machine: machineID, boot: bootID, pid: getpid(), startTime: ProcessRecord.read(pid: getpid())?.startTime ?? 0)
+
+    /// `/etc/machine-id` (stable across boots), or the host name where there is none.
+    private static let machineID: String = {
+        let id = ProcFS.contents(of: "/etc/machine-id").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let trimmed = id.filter { $0.isHexDigit }
+        if !trimmed.isEmpty { return trimmed }
+        var name = [UInt8](repeating: 0, count: 256)
+        gethostname(&name, name.count - 1)
+        return "host-" + String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+    }()
+
+    private static let bootID: String = {
+        let id = ProcFS.contents(of: "/proc/sys/kernel/random/boot_id").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return id.filter { $0.isHexDigit }
+    }()
+
+    init(machine: String, boot: String, pid: Int32, startTime: UInt64) {
+        self.machine = machine
+        self.boot = boot
+        self.pid = pid
+        self.startTime = startTime
+    }
+
+    /// Parses the label's value, `MACHINE/BOOT/PID/START`.
+    init?(label: String) {
+        let parts = label.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, let pid = Int32(parts[2]), let startTime = UInt64(parts[3]) else { return nil }
+        self.init(machine: String(parts[0]), boot: String(parts[1]), pid: pid, startTime: startTime)
+    }
+
+    /// The label's value.
+    var labelValue: String { "\(machine)/\(boot)/\(pid)/\(startTime)" }
+
+    var liveness: Liveness {
+        guard machine == Self.machineID else { return .elsewhere }
+        // A process of an earlier boot has ended, whatever runs under its pid now.
+        guard boot == Self.bootID else { return .gone }
+        guard let record = ProcessRecord.read(pid: pid), record.isAlive, record.startTime == startTime else { return .gone }
+        return .running
+    }
+}

@@ -343,13 +343,16 @@ struct ValidateCommand: AsyncParsableCommand {
 struct CleanupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
-        abstract: "Remove what crashed runs left behind (processes, socket files, containers, networks), from their ledgers.",
+        abstract: "Remove what crashed runs left behind (processes, socket files, containers, networks).",
         discussion: """
             Reads every run's ledger under --runs. For a run that was not closed and whose \
             orchestrator is gone, kills the process groups it recorded (only when pid and start \
             time still match), any process carrying its STORMLAB_RUN id, removes its socket files, \
-            and under the docker runtime removes the containers and networks labelled with the run \
-            (exit 1 when the engine cannot be reached; run it again).
+            and under the docker runtime removes the containers and networks labelled with the run. \
+            Then asks the Docker engine, if there is one, for containers and networks of docker runs \
+            no ledger named (their run folder deleted, or under another --runs) and removes those \
+            whose orchestrator is gone. Exit 1 when the engine could not be asked or could not \
+            remove something; run it again.
             """
     )
 
@@ -357,17 +360,24 @@ struct CleanupCommand: AsyncParsableCommand {
     var runs = ".stormlab/runs"
 
     func run() async throws {
-        let reports = await Cleanup.sweep(runsFolder: runs)
-        var cleaned = 0
+        var reports = await Cleanup.sweep(runsFolder: runs)
         var unfinished = 0
+        do {
+            reports += try await Cleanup.sweepOrphans()
+        } catch {
+            print("runs without a ledger: not checked: \(error)")
+            unfinished += 1
+        }
+        var cleaned = 0
         for report in reports where report.skipped != "closed" {
             if let reason = report.skipped {
                 print("run \(report.run): skipped: \(reason)")
                 continue
             }
             let killed = report.killed.isEmpty ? "no process left" : "killed \(report.killed.joined(separator: ", "))"
-            let removed = report.removed.isEmpty ? "" : "; removed \(report.removed.joined(separator: ", "))"
-            print("run \(report.run): \(killed)\(removed)")
+            let removed = report.removed.isEmpty ? "" : "removed \(report.removed.joined(separator: ", "))"
+            let what = report.fromLedger ? killed + (removed.isEmpty ? "" : "; " + removed) : "no ledger; " + (removed.isEmpty ? "nothing left" : removed)
+            print("run \(report.run): \(what)")
             for problem in report.problems { print("run \(report.run): not cleaned: \(problem)") }
             if report.problems.isEmpty { cleaned += 1 } else { unfinished += 1 }
         }

@@ -108,6 +108,48 @@ struct DockerRuntimeTests {
         }
     }
 
+    /// A run folder deleted after its orchestrator died leaves no ledger to clean up from: the
+    /// containers and network are found by their `stormlab.orchestrator` label, whose process is
+    /// gone. A live run's are left alone.
+    @Test(.timeLimit(.minutes(2)))
+    func cleanupFindsADeadRunsContainersWithoutItsRunFolder() async throws {
+        try await withDockerFixture { fixture in
+            try """
+                services:
+                  auth:
+                    image: stormlab:latest
+                    command: [auth, "--listen=${STORMLAB_ADDRESS}:7100", "--no-metrics", --hash-iterations=10]
+                    expose: ["7100"]
+                    x-stormlab: {notify: true}
+                """.write(toFile: "\(fixture.lab)/compose.yaml", atomically: true, encoding: .utf8)
+            let engine = try DockerEngine.fromEnvironment()
+            let elsewhere = "\(fixture.root)/other-runs"
+            let up = try StormlabProcess(["up", fixture.lab, "--runtime", "docker", "--runs", fixture.runs], in: fixture.root)
+            let events = await waitForEvents(in: fixture.runs, within: .seconds(60)) { $0.contains { $0.kind == .allReady } }
+            guard events.contains(where: { $0.kind == .allReady }), let folder = fixture.runFolders.first else {
+                up.kill9()
+                Issue.record("not ready: \(up.output)")
+                return
+            }
+            let run = String(folder.split(separator: "/").last!)
+            let label = "stormlab.run=\(run)"
+            // While the orchestrator runs, its run is not an orphan, ledger or not.
+            var (end, output) = (try? await stormlab(["cleanup", "--runs", elsewhere], in: fixture.root)) ?? (.exited(-1), "")
+            #expect(end == .exited(0), "\(output)")
+            #expect(!output.contains("run \(run)"), "\(output)")
+            #expect((try? await engine.containers(label: label))?.count == 1)
+
+            up.kill9()
+            try FileManager.default.removeItem(atPath: folder)
+            (end, output) = try await stormlab(["cleanup", "--runs", elsewhere], in: fixture.root)
+            #expect(end == .exited(0), "\(output)")
+            #expect(output.contains("run \(run): no ledger; removed container stormlab-\(run.lowercased())-auth-1"), "\(output)")
+            #expect(output.contains("network stormlab-\(run.lowercased())"), "\(output)")
+            #expect(try await engine.containers(label: label).isEmpty)
+            #expect(try await engine.networks(label: label).isEmpty)
+        }
+    }
+
     /// The process runtime's latency test, in containers. Where the kernel has netem, the delay
     /// goes into each client container's namespace as tc netem, on packets, so a login's new
     /// connection also waits a round trip of 600 ms for its handshake (the median login lands
@@ -188,11 +230,16 @@ struct DockerRuntimeTests {
         do {
             try await body(fixture)
         } catch {
-            _ = await Cleanup.sweep(runsFolder: fixture.runs)
-            fixture.remove()
+            await sweep(fixture)
             throw error
         }
+        await sweep(fixture)
+    }
+
+    /// Removes what the fixture's runs left, also those whose run folder a test deleted.
+    private func sweep(_ fixture: LabFixture) async {
         _ = await Cleanup.sweep(runsFolder: fixture.runs)
+        _ = try? await Cleanup.sweepOrphans()
         fixture.remove()
     }
 }
