@@ -80,8 +80,9 @@ public struct HealthcheckSpec: Sendable, Hashable {
 /// A container to create (the `POST /containers/create` body).
 ///
 /// The restart policy is always `no`: the orchestrator supervises restarts. A container joins
-/// only ``network``, by name; without one it gets no network at all (`NetworkMode: none`), never
-/// the default bridge with its route to the outside.
+/// only ``network``, by name, or the network namespace of another container
+/// (``networkNamespaceOf``); without either it gets no network at all (`NetworkMode: none`),
+/// never the default bridge with its route to the outside.
 public struct ContainerSpec: Sendable, Hashable {
     /// The image reference, for example `stormlab:local`. It must be on this machine.
     public var image: String
@@ -109,6 +110,10 @@ public struct ContainerSpec: Sendable, Hashable {
     public var ipv4Address: String?
     /// Extra DNS names for the container on ``network``.
     public var aliases: [String]
+    /// Another container (name or id) whose network namespace this one joins instead of a
+    /// network (`NetworkMode: container:NAME`): its addresses, routes and firewall are that
+    /// container's, and outlive this one's restarts. Excludes ``network`` and ``hostname``.
+    public var networkNamespaceOf: String?
     /// Bind mounts, `host-path:container-path[:ro]`.
     public var binds: [String]
     /// The healthcheck; `nil` keeps the image's.
@@ -137,6 +142,7 @@ public struct ContainerSpec: Sendable, Hashable {
         network: String? = nil,
         ipv4Address: String? = nil,
         aliases: [String] = [],
+        networkNamespaceOf: String? = nil,
         binds: [String] = [],
         healthcheck: HealthcheckSpec? = nil,
         capAdd: [String] = [],
@@ -157,6 +163,7 @@ public struct ContainerSpec: Sendable, Hashable {
         self.network = network
         self.ipv4Address = ipv4Address
         self.aliases = aliases
+        self.networkNamespaceOf = networkNamespaceOf
         self.binds = binds
         self.healthcheck = healthcheck
         self.capAdd = capAdd
@@ -252,7 +259,9 @@ struct ContainerCreateBody: Encodable {
         Env =
             spec.environment.isEmpty ? nil : spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         Labels = spec.labels
-        Hostname = spec.hostname
+        // The engine refuses a hostname or a network beside a joined namespace.
+        let joins = spec.networkNamespaceOf != nil
+        Hostname = joins ? nil : spec.hostname
         User = spec.user
         WorkingDir = spec.workingDirectory
         StopSignal = spec.stopSignal
@@ -269,14 +278,14 @@ struct ContainerCreateBody: Encodable {
             )
         }
         HostConfig = Host(
-            NetworkMode: spec.network ?? "none",
+            NetworkMode: spec.networkNamespaceOf.map { "container:\($0)" } ?? spec.network ?? "none",
             Binds: spec.binds.isEmpty ? nil : spec.binds,
             CapAdd: spec.capAdd.isEmpty ? nil : spec.capAdd,
             Init: spec.`init`,
             Memory: spec.memoryBytes,
             NanoCpus: spec.nanoCPUs
         )
-        NetworkingConfig = spec.network.map { network in
+        NetworkingConfig = (joins ? nil : spec.network).map { network in
             let endpoint = Networking.Endpoint(
                 IPAMConfig: spec.ipv4Address.map { Networking.Endpoint.IPAM(IPv4Address: $0) },
                 Aliases: spec.aliases.isEmpty ? nil : spec.aliases

@@ -83,6 +83,12 @@ public struct DockerSubnet: Sendable, Hashable, Codable, CustomStringConvertible
 /// (created before anything starts, started and restarted by the supervisor), the engine's events
 /// into the event log, and the containers' output into the instances' log files.
 ///
+/// Each instance's container joins the network namespace of a sandbox container made for it
+/// (`stormlab sandbox`, from ``sandboxImage``), which holds the instance's address and aliases on
+/// the network and runs for the whole run, as a pause container does for a Kubernetes pod. A
+/// restarted or killed instance so keeps its namespace, and the nftables rules and netem delays
+/// a plan put there stay in force without a gap.
+///
 /// Containers carry the labels `stormlab.run`, `stormlab.instance`, `stormlab.orchestrator` (see
 /// ``OrchestratorIdentity``) and Compose's own
 /// (`com.docker.compose.project` = `stormlab-RUN`, `.service`, `.container-number`), so `docker
@@ -98,6 +104,8 @@ final class ContainerRuntime: Sendable {
     let notifyFolder: String
     /// Where the notify socket is inside a container.
     static let notifySocket = "/run/stormlab/notify.sock"
+    /// The image of the sandbox containers: Stormlab's own (`Docker/build-image.sh`).
+    static let sandboxImage = "stormlab:latest"
     /// Where a container reads how often it was restarted (`STORMLAB_RESTARTS_FILE`): its
     /// environment was fixed when it was created, so `STORMLAB_RESTARTS` there stays 0.
     static func restartsFile(_ instance: String, in folder: String = "/run/stormlab") -> String {
@@ -108,6 +116,11 @@ final class ContainerRuntime: Sendable {
 
     private struct State {
         var containers: [String: String] = [:]
+        var sandboxes: [String: String] = [:]
+        /// The host pid of each sandbox's process: the handle on the instance's network namespace.
+        var namespacePIDs: [String: Int32] = [:]
+        /// Set once ``removeAll()`` begins: the sandboxes' ends are expected from then on.
+        var removing = false
         var exits: [String: Termination] = [:]
         var health: [String: Bool] = [:]
         /// When the current incarnation was started (Unix ns): older `die` events are stale.
@@ -137,6 +150,12 @@ final class ContainerRuntime: Sendable {
 
     /// The container's name for an instance.
     func containerName(_ instance: String) -> String { "\(projectName)-\(instance)" }
+    /// The name of the sandbox container holding an instance's network namespace.
+    func sandboxName(_ instance: String) -> String { "\(containerName(instance))-sandbox" }
+
+    /// The host pid of each instance's sandbox, whose network namespace the instance's container
+    /// shares, by instance: where faults in the instance's namespace go (with nsenter).
+    var namespacePIDs: [String: Int32] { state.withLock { $0.namespacePIDs } }
 
     /// Checks the engine and the images, creates the network, the proxy's addresses on its bridge
     /// and every container. On failure removes whatever it created and throws a
@@ -145,7 +164,7 @@ final class ContainerRuntime: Sendable {
         do {
             _ = try await engine.version()
             var missing: [String] = []
-            for image in Set(containers.map(\.spec.image)).sorted() where try await engine.imageExists(image) == nil {
+            for image in Set(containers.map(\.spec.image) + [Self.sandboxImage]).sorted() where try await engine.imageExists(image) == nil {
                 missing.append(image)
             }
             if !missing.isEmpty {
@@ -170,9 +189,12 @@ final class ContainerRuntime: Sendable {
             }
             watch(from: watchFrom)
             mkdir(Self.restartsFolder(in: notifyFolder), 0o755)
+            try await startSandboxes(for: containers)
             for (instance, spec) in containers {
+                var joined = spec
+                joined.networkNamespaceOf = sandboxName(instance.name)
                 ledger.append(LedgerEntry(kind: .container, instance: instance.name, path: containerName(instance.name)))
-                let id = try await engine.createContainer(name: containerName(instance.name), spec)
+                let id = try await engine.createContainer(name: containerName(instance.name), joined)
                 state.withLock { $0.containers[instance.name] = id }
             }
         } catch let error as OrchestratorError {
@@ -184,6 +206,35 @@ final class ContainerRuntime: Sendable {
         } catch {
             await removeAll()
             throw OrchestratorError(code: .runtimeUnavailable, message: "docker runtime: \(error)", underlying: error)
+        }
+    }
+
+    /// Creates and starts each instance's sandbox, on the network with the instance's address,
+    /// aliases and hostname, all at once; records their pids.
+    private func startSandboxes(for containers: [(instance: InstancePlan, spec: ContainerSpec)]) async throws {
+        let engine = self.engine
+        let owner = OrchestratorIdentity.current.labelValue
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (instance, spec) in containers {
+                let name = sandboxName(instance.name)
+                let sandbox = ContainerSpec(
+                    image: Self.sandboxImage, command: ["sandbox"],
+                    labels: ["stormlab.run": run.value, "stormlab.sandbox": instance.name, OrchestratorIdentity.label: owner],
+                    hostname: spec.hostname, stopTimeout: 1,
+                    network: spec.network, ipv4Address: spec.ipv4Address, aliases: spec.aliases)
+                ledger.append(LedgerEntry(kind: .container, instance: instance.name, path: name))
+                group.addTask {
+                    let id = try await engine.createContainer(name: name, sandbox)
+                    self.state.withLock { $0.sandboxes[instance.name] = id }
+                    try await engine.start(id)
+                    let info = try await engine.inspect(id)
+                    guard info.running, info.pid > 0 else {
+                        throw OrchestratorError(code: .runtimeUnavailable, message: "the sandbox of \(instance.name) (\(name)) did not keep running: \(info.status) \(info.error)")
+                    }
+                    self.state.withLock { $0.namespacePIDs[instance.name] = Int32(info.pid) }
+                }
+            }
+            try await group.waitForAll()
         }
     }
 
@@ -281,21 +332,27 @@ final class ContainerRuntime: Sendable {
         }
     }
 
-    /// Removes every container, the proxy's addresses, the network and the restart counts; stops
-    /// watching. Harmless to call twice.
+    /// Removes every container and sandbox, the proxy's addresses, the network and the restart
+    /// counts; stops watching. Harmless to call twice.
     func removeAll() async {
-        let (containers, network, followers, watcher) = state.withLock { state in
+        let (containers, sandboxes, network, followers, watcher) = state.withLock { state in
+            state.removing = true
             defer {
                 state.containers = [:]
+                state.sandboxes = [:]
+                state.namespacePIDs = [:]
                 state.network = nil
                 state.followers = [:]
                 state.watcher = nil
             }
-            return (state.containers, state.network, state.followers, state.watcher)
+            return (state.containers, state.sandboxes, state.network, state.followers, state.watcher)
         }
         let engine = self.engine
-        await withTaskGroup(of: Void.self) { group in
-            for id in containers.values { group.addTask { try? await engine.remove(id, force: true) } }
+        // The instances first: a sandbox goes once nothing shares its namespace.
+        for group in [containers, sandboxes] {
+            await withTaskGroup(of: Void.self) { tasks in
+                for id in group.values { tasks.addTask { try? await engine.remove(id, force: true) } }
+            }
         }
         for follower in followers.values { follower.cancel() }
         if let network { try? await engine.removeNetwork(network) }
@@ -330,7 +387,13 @@ final class ContainerRuntime: Sendable {
 
     private func handle(_ event: DockerEvent) {
         // Healthchecks run as execs: one pair of events a check, noise in a run's log.
-        guard !event.action.hasPrefix("exec_"), let instance = event.attributes["stormlab.instance"] else { return }
+        guard !event.action.hasPrefix("exec_") else { return }
+        if let instance = event.attributes["stormlab.sandbox"] {
+            // A sandbox ends only with the run; before that, its instance is off the network.
+            if event.action == "die", !state.withLock({ $0.removing }) { eventLog.record(.container, instance: instance, detail: "sandbox die: \(instance) has no network until the run ends") }
+            return
+        }
+        guard let instance = event.attributes["stormlab.instance"] else { return }
         var detail = event.action
         if let code = event.attributes["exitCode"] { detail += " exitCode=\(code)" }
         if let signal = event.attributes["signal"] { detail += " signal=\(signal)" }

@@ -41,9 +41,6 @@ public struct RunEvent: Sendable, Hashable, Codable {
         case faultReverted = "fault-revert"
         /// A fault could not be applied or reverted; ``detail`` says why.
         case faultFailed = "fault-error"
-        /// A fault that lives in a container's network namespace (nftables, tc netem) was
-        /// applied again in the namespace of the container's new start: ``detail`` says which.
-        case faultReapplied = "fault-reapply"
         /// A guard SLO was violated and the run was aborted.
         case aborted = "abort"
         /// The plan's fault phase ended.
@@ -101,7 +98,6 @@ final class EventLog: Sendable {
     private let fd: Int32
     private let start: ContinuousClock.Instant
     private let recorded = Mutex<[RunEvent]>([])
-    private let observers = Mutex<[@Sendable (RunEvent) -> Void]>([])
 
     init(path: String, start: ContinuousClock.Instant) throws(OrchestratorError) {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -116,12 +112,6 @@ final class EventLog: Sendable {
     deinit { close(fd) }
 
     var events: [RunEvent] { recorded.withLock { $0 } }
-
-    /// Calls `observer` with every event recorded from now on, on the recording thread, after
-    /// the event is written.
-    func observe(_ observer: @escaping @Sendable (RunEvent) -> Void) {
-        observers.withLock { $0.append(observer) }
-    }
 
     @discardableResult
     func record(
@@ -147,7 +137,6 @@ final class EventLog: Sendable {
                 _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             }
         }
-        for observer in observers.withLock({ $0 }) { observer(event) }
         return event
     }
 }

@@ -278,12 +278,6 @@ public final class LabRun: Sendable {
     /// The path of `events.jsonl`.
     public var eventsPath: String { eventLog.path }
 
-    /// Calls `observer` with every event recorded from now on (on the recording thread: it
-    /// must return quickly).
-    public func observe(_ observer: @escaping @Sendable (RunEvent) -> Void) {
-        eventLog.observe(observer)
-    }
-
     /// The path of the ledger.
     public var ledgerPath: String { ledger.path }
 

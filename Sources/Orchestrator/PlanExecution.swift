@@ -47,18 +47,13 @@ public final class PlanExecution: Sendable {
     private let netem: Bool
     private let applied = Mutex<[Int: TimelineEvent]>([:])
     private let loadTasks = Mutex<[Int: Task<String, Never>]>([:])
-    /// Under docker: the faults that live in the senders' network namespaces, by rule name. The
-    /// lock is held across the nsenter calls, so an apply, a revert and a re-apply after a
-    /// container's restart never interleave.
+    /// Under docker: the faults in the senders' network namespaces, by rule name, with how to
+    /// remove each and the namespaces (sandbox pids) it is in.
     private let namespaceFaults = Mutex<[String: NamespaceFault]>([:])
 
-    /// A fault in containers' network namespaces (nftables rules, a tc netem class): how to add
-    /// it to one sender's namespace and remove it from a namespace, and the process whose
-    /// namespace has it now, by sender (nil while the sender's container is down).
     private struct NamespaceFault: Sendable {
-        var add: @Sendable (_ sender: String, _ pid: Int32) throws -> Void
         var remove: @Sendable (_ pid: Int32) -> Void
-        var senders: [String: Int32?] = [:]
+        var pids: [Int32] = []
     }
 
     /// - Parameters:
@@ -76,12 +71,6 @@ public final class PlanExecution: Sendable {
         self.proxy = proxy
         self.nftables = (nftables ?? NFTables.isUsable) ? NFTables(runID: run.id.description) : nil
         self.netem = run.runtime == .docker && (netem ?? Self.latencyUsesNetem(runtime: run.runtime))
-        guard run.runtime == .docker else { return }
-        // A restarted container has a new network namespace, without the faults of the old one.
-        run.observe { [weak self] event in
-            guard event.kind == .start, let instance = event.instance, let pid = event.pid, let self else { return }
-            Task { self.reapply(in: instance, pid: pid) }
-        }
     }
 
     /// Whether latency under `runtime` goes in as tc netem rather than through the fault proxy:
@@ -195,26 +184,20 @@ public final class PlanExecution: Sendable {
             remove: { pid in try? TrafficControl(namespacePID: pid).revert(slot: slot) })
     }
 
-    /// Adds a fault to each running sender's namespace and registers it, also for senders that
-    /// are down now: their next start gets it (``reapply(in:pid:)``).
+    /// Adds a fault to each sender's network namespace, which its sandbox holds for the whole
+    /// run: restarts of the sender's container leave it in place.
     private func applyInNamespaces(
-        _ name: String, senders: [String], add: @escaping @Sendable (String, Int32) throws -> Void,
-        remove: @escaping @Sendable (Int32) -> Void
+        _ name: String, senders: [String], add: (String, Int32) throws -> Void, remove: @escaping @Sendable (Int32) -> Void
     ) throws {
+        let pids = run.containers?.namespacePIDs ?? [:]
         try namespaceFaults.withLock { faults in
-            var fault = NamespaceFault(add: add, remove: remove)
+            var fault = NamespaceFault(remove: remove)
             // Registered even when a sender fails, so the revert removes what was added.
             defer { faults[name] = fault }
-            let pids = containerPIDs()
             for sender in senders {
-                fault.senders[sender] = .some(nil)
-                guard let pid = pids[sender], pid > 0 else { continue }
-                do {
-                    try add(sender, pid)
-                    fault.senders[sender] = pid
-                } catch where !Self.isAlive(pid) {
-                    continue  // the container stopped meanwhile; its next start gets the fault
-                }
+                guard let pid = pids[sender] else { throw PlanExecutionError(message: "\(sender) has no network namespace (no sandbox)") }
+                try add(sender, pid)
+                fault.pids.append(pid)
             }
         }
     }
@@ -222,35 +205,8 @@ public final class PlanExecution: Sendable {
     private func revertInNamespaces(_ name: String) {
         namespaceFaults.withLock { faults in
             guard let fault = faults.removeValue(forKey: name) else { return }
-            // A namespace whose container stopped is gone with its faults: nothing to undo there.
-            for case let pid? in fault.senders.values where Self.isAlive(pid) { fault.remove(pid) }
+            for pid in fault.pids { fault.remove(pid) }
         }
-    }
-
-    /// Applies every namespace fault `instance` sends on to the namespace of its new start.
-    private func reapply(in instance: String, pid: Int32) {
-        namespaceFaults.withLock { faults in
-            for name in faults.keys.sorted() {
-                guard var fault = faults[name], let current = fault.senders[instance], current != pid else { continue }
-                do {
-                    try fault.add(instance, pid)
-                    fault.senders[instance] = pid
-                    faults[name] = fault
-                    run.record(.faultReapplied, instance: instance, detail: "\(name): in the network namespace of \(instance)'s new start (pid \(pid))")
-                } catch {
-                    run.record(.faultFailed, instance: instance, detail: "re-apply \(name) in \(instance) (pid \(pid)): \(error)")
-                }
-            }
-        }
-    }
-
-    private static func isAlive(_ pid: Int32) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
-    }
-
-    /// Each running container's first process, by instance name: the handle on its namespaces.
-    private func containerPIDs() -> [String: Int32] {
-        Dictionary(run.status().compactMap { status in status.pid.map { (status.name, $0) } }) { first, _ in first }
     }
 
     /// Reverts every fault still applied (run end, Ctrl-C, abort, error).

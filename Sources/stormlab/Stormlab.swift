@@ -14,7 +14,7 @@ struct Stormlab: AsyncParsableCommand {
         subcommands: [
             UpCommand.self, RunCommand.self, PlanCommand.self, SuiteCommand.self, SweepCommand.self, QueryCommand.self, ReportCommand.self, ValidateCommand.self, CleanupCommand.self,
             AuthCommand.self, SupernodeCommand.self, ClientCommand.self, DemoCommand.self, BenchCommand.self,
-            ProbeCommand.self,
+            ProbeCommand.self, SandboxCommand.self,
         ]
     )
 }

@@ -94,6 +94,17 @@ struct RequestBodyTests {
         #expect(Set(host.keys) == ["NetworkMode", "RestartPolicy"])
     }
 
+    @Test("a container that joins another's network namespace names it, and no network or hostname")
+    func joinedNamespace() throws {
+        let spec = ContainerSpec(
+            image: "x", hostname: "sn1", network: "lab-r1", ipv4Address: "172.31.9.10", aliases: ["sn1"],
+            networkNamespaceOf: "lab-r1-sn1-sandbox")
+        let body = try json(spec.requestBody())
+        #expect(Set(body.keys) == ["Image", "Labels", "HostConfig"])
+        let host = try #require(body["HostConfig"] as? [String: Any])
+        #expect(host["NetworkMode"] as? String == "container:lab-r1-sn1-sandbox")
+    }
+
     @Test("a healthcheck already in CMD-SHELL form is kept as it is")
     func shellHealthcheck() throws {
         let spec = ContainerSpec(image: "x", healthcheck: HealthcheckSpec(test: ["CMD-SHELL", "true"]))

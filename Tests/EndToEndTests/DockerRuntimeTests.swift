@@ -40,10 +40,12 @@ struct DockerRuntimeTests {
             try await run.run { run in
                 try await run.waitUntilReady()
                 #expect(run.status().allSatisfy { $0.phase == .ready && $0.readiness == .notify })
+                // One container per instance, and one sandbox each holding its network namespace.
                 let containers = try await engine.containers(label: label)
-                #expect(containers.count == 4)
+                #expect(containers.count == 8)
                 #expect(containers.allSatisfy { $0.state == "running" })
                 #expect(Set(containers.compactMap { $0.labels["com.docker.compose.service"] }) == ["auth", "supernode", "client"])
+                #expect(Set(containers.compactMap { $0.labels["stormlab.sandbox"] }) == Set(run.instances.map(\.name)))
                 #expect(try await engine.networks(label: label).count == 1)
 
                 // The names resolved inside the containers: all 10 clients go online, and the
@@ -95,8 +97,8 @@ struct DockerRuntimeTests {
             let run = try #require(fixture.runFolders.first.map { String($0.split(separator: "/").last!) })
             let engine = try DockerEngine.fromEnvironment()
             let label = "stormlab.run=\(run)"
-            // Containers do not die with their orchestrator.
-            #expect(try await engine.containers(label: label).count == 4)
+            // Containers (4, and a sandbox each) do not die with their orchestrator.
+            #expect(try await engine.containers(label: label).count == 8)
 
             let (end, output) = try await stormlab(["cleanup", "--runs", fixture.runs], in: fixture.root)
             #expect(end == .exited(0), "\(output)")
@@ -137,7 +139,7 @@ struct DockerRuntimeTests {
             var (end, output) = (try? await stormlab(["cleanup", "--runs", elsewhere], in: fixture.root)) ?? (.exited(-1), "")
             #expect(end == .exited(0), "\(output)")
             #expect(!output.contains("run \(run)"), "\(output)")
-            #expect((try? await engine.containers(label: label))?.count == 1)
+            #expect((try? await engine.containers(label: label))?.count == 2, "auth-1 and its sandbox")
 
             up.kill9()
             try FileManager.default.removeItem(atPath: folder)
@@ -179,12 +181,11 @@ struct DockerRuntimeTests {
         try await expectNothingLeft(of: fixture)
     }
 
-    /// A container restarted during a partition starts in a new network namespace, without the
-    /// rules of the old one: the run applies them again there, so supernode-2 never hears from
-    /// the restarted supernode-1 until the cut ends, then both rejoin. The cut is one-way, so its
-    /// rules live only in supernode-1's namespace: without the re-apply, nothing would keep them
-    /// apart. (supernode-1 itself may still hear supernode-2 over a connection it opened in the
-    /// milliseconds between its start and the re-apply: the one-way cut lets 2's data in.)
+    /// A container restarted during a partition comes back into the network namespace its
+    /// sandbox holds, with the cut's rules still in it: supernode-2 never hears from the
+    /// restarted supernode-1 until the cut ends, then both rejoin. The cut is one-way, so its
+    /// rules live only in supernode-1's namespace: were the namespace new, nothing would keep
+    /// them apart.
     @Test(.timeLimit(.minutes(2)), .enabled(if: NFTables.isUsable, "needs root and nft to enter the containers' network namespaces"))
     func aContainerRestartedDuringAPartitionIsStillCutOff() async throws {
         let plan = """
@@ -199,9 +200,8 @@ struct DockerRuntimeTests {
               - {name: cut, at: 1s, for: 9s, partition: {groups: [[supernode-1], [supernode-2]], one-way: true}}
               - {name: bounce, at: 2s, restart: {instances: [supernode-1], downtime: 500ms}}
             slos:
-              - {name: still-split, expr: 'stormlab_supernode_known_supernodes{instance="supernode-2"} == 1', always: {from: 7s, to: cut}}
-              # Its revert reaches the new namespace too. A connection supernode-1 opened before
-              # the re-apply waits out TCP's backed-off retransmissions: up to several seconds.
+              # Neither side hears the other: the restarted supernode-1 has no moment outside the cut.
+              - {name: still-split, expr: "max(stormlab_supernode_known_supernodes) == 1", always: {from: 7s, to: cut}}
               - {name: rejoined, expr: "min(stormlab_supernode_known_supernodes) == 2", recovers: {after: cut, within: 10s, hold: 1s}}
             """
         // No clients: a promoted client would be a third supernode, and count in what they know.
@@ -209,7 +209,9 @@ struct DockerRuntimeTests {
         let (end, output, events, fixture) = try await PlanRunTests.run(compose: supernodes, plan: plan, runtime: .docker)
         defer { fixture.remove() }
         #expect(end == .exited(0), "\(output)")
-        #expect(events.contains { $0.kind == .faultReapplied && $0.instance == "supernode-1" && $0.detail?.hasPrefix("cut") == true })
+        #expect(events.filter { $0.kind == .start && $0.instance == "supernode-1" }.count == 2, "supernode-1 restarted inside the cut")
+        // The sandboxes ran until the run removed them.
+        #expect(!events.contains { $0.detail?.hasPrefix("sandbox die") == true }, "\(events.filter { $0.kind == .container })")
         try await expectNothingLeft(of: fixture)
     }
 
