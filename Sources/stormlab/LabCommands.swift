@@ -95,7 +95,7 @@ extension RuntimeKind: ExpressibleByArgument {}
 /// was made, and exits 3.
 func prepareRuntime(_ run: LabRun, progress: inout Progress) async throws {
     if run.runtime == .docker {
-        progress.line("docker: creating network \(run.dockerSubnet.map { "\($0)" } ?? "") and \(run.instances.count) containers")
+        progress.line("docker: creating network \(run.dockerSubnet.map { "\($0)" } ?? "") and \(run.instances.count) containers, each in its own sandbox")
     }
     do {
         try await run.prepare()
