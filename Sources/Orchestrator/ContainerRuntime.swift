@@ -168,9 +168,7 @@ final class ContainerRuntime: Sendable {
                 missing.append(image)
             }
             if !missing.isEmpty {
-                throw OrchestratorError(
-                    code: .runtimeUnavailable,
-                    message: "image \(missing.map { "\"\($0)\"" }.joined(separator: ", ")) is not on this machine: build it with Docker/build-image.sh (Stormlab never pulls images)")
+                throw OrchestratorError(code: .runtimeUnavailable, message: Self.missingImages(missing))
             }
             let watchFrom = Date()
             ledger.append(LedgerEntry(kind: .network, path: networkName))
@@ -207,6 +205,18 @@ final class ContainerRuntime: Sendable {
             await removeAll()
             throw OrchestratorError(code: .runtimeUnavailable, message: "docker runtime: \(error)", underlying: error)
         }
+    }
+
+    /// What to do about images that are not on this machine: Stormlab's own are built by
+    /// `Docker/build-image.sh`, any other by whoever makes it.
+    static func missingImages(_ images: [String]) -> String {
+        let own = images.filter { $0.hasPrefix("stormlab:") }
+        let others = images.filter { !$0.hasPrefix("stormlab:") }
+        func list(_ images: [String]) -> String { images.map { "\"\($0)\"" }.joined(separator: ", ") }
+        var advice: [String] = []
+        if !own.isEmpty { advice.append("image \(list(own)) is not on this machine: build it with Docker/build-image.sh") }
+        if !others.isEmpty { advice.append("image \(list(others)) is not on this machine: build it or load it (docker build, docker load)") }
+        return advice.joined(separator: "; ") + " (Stormlab never pulls images)"
     }
 
     /// Creates and starts each instance's sandbox, on the network with the instance's address,

@@ -152,6 +152,26 @@ struct DockerRuntimeTests {
         }
     }
 
+    /// An image missing: one message that says what to do, exit 3, and nothing made on the
+    /// engine (the check comes before the network and the sandboxes).
+    @Test(.timeLimit(.minutes(1)))
+    func aMissingImageSaysWhatToDoAndLeavesNothing() async throws {
+        try await withDockerFixture { fixture in
+            try """
+                services:
+                  app:
+                    image: stormlab-test-no-such-image:1
+                    command: [serve]
+                """.write(toFile: "\(fixture.lab)/compose.yaml", atomically: true, encoding: .utf8)
+            let (end, output) = try await stormlab(["run", fixture.lab, "--runtime", "docker", "--runs", fixture.runs], in: fixture.root)
+            #expect(end == .exited(3), "\(output)")
+            #expect(output.contains(#"image "stormlab-test-no-such-image:1" is not on this machine: build it or load it"#), "\(output)")
+            let run = try #require(fixture.runFolders.first)
+            #expect(Ledger.read(path: "\(run)/ledger.jsonl").last?.kind == .closed)
+            try await expectNothingLeft(of: fixture)
+        }
+    }
+
     /// The process runtime's latency test, in containers. Where the kernel has netem, the delay
     /// goes into each client container's namespace as tc netem, on packets, so a login's new
     /// connection also waits a round trip of 600 ms for its handshake (the median login lands

@@ -288,6 +288,29 @@ struct LabTests {
         #expect(baseReady.monotonic <= flakyStart.monotonic)
     }
 
+    /// Under `--runtime docker` with no engine where `DOCKER_HOST` points: one message that
+    /// says what to do, exit 3, and the run closed with nothing started. Needs no Docker.
+    @Test(.timeLimit(.minutes(1)))
+    func theDockerRuntimeWithoutAnEngineSaysWhatToDoAndExits3() async throws {
+        let fixture = try LabFixture(compose: """
+            services:
+              auth:
+                image: stormlab:latest
+                command: [auth]
+            """)
+        defer { fixture.remove() }
+        let socket = "\(fixture.root)/no-engine.sock"
+        let process = try StormlabProcess(
+            ["run", fixture.lab, "--runtime", "docker", "--runs", fixture.runs], in: fixture.root,
+            environment: ["DOCKER_HOST": "unix://\(socket)"])
+        let end = await process.wait()
+        #expect(end == .exited(3), "\(process.output)")
+        #expect(process.output.contains("no Docker engine at \(socket)"), "\(process.output)")
+        let run = try #require(fixture.runFolders.first)
+        #expect(Ledger.read(path: "\(run)/ledger.jsonl").last?.kind == .closed)
+        #expect(pidsCarrying(run: String(run.split(separator: "/").last!)).isEmpty)
+    }
+
     /// A run closes each descriptor it owns once. A second close, when the run is released,
     /// would close whatever took the number after the stop: in the test process, an event
     /// loop's socket, which NIO then trips over.
