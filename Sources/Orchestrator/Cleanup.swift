@@ -125,7 +125,7 @@ public enum Cleanup {
             return report
         }
         if let owner = entries.first(where: { $0.kind == .run }), let pid = owner.pid,
-            let record = ProcessRecord.read(pid: pid), record.isAlive, record.startTime == owner.startTime, pid != getpid()
+            ProcessRecord.isRunning(pid: pid, startTime: owner.startTime), pid != getpid()
         {
             report.skipped = "still running (orchestrator pid \(pid))"
             return report
@@ -133,9 +133,7 @@ public enum Cleanup {
         // 1. Process groups whose leader is the very process the run started.
         var killedPIDs: Set<Int32> = []
         for entry in entries where entry.kind == .processGroup {
-            guard let pid = entry.pid, let record = ProcessRecord.read(pid: pid), record.isAlive,
-                record.startTime == entry.startTime
-            else { continue }
+            guard let pid = entry.pid, ProcessRecord.isRunning(pid: pid, startTime: entry.startTime) else { continue }
             kill(-pid, SIGKILL)
             kill(pid, SIGKILL)
             killedPIDs.insert(pid)

@@ -47,14 +47,8 @@ public final class PlanExecution: Sendable {
     private let netem: Bool
     private let applied = Mutex<[Int: TimelineEvent]>([:])
     private let loadTasks = Mutex<[Int: Task<String, Never>]>([:])
-    /// Under docker: the faults in the senders' network namespaces, by rule name, with how to
-    /// remove each and the namespaces (sandbox pids) it is in.
-    private let namespaceFaults = Mutex<[String: NamespaceFault]>([:])
-
-    private struct NamespaceFault: Sendable {
-        var remove: @Sendable (_ pid: Int32) -> Void
-        var pids: [Int32] = []
-    }
+    /// Under docker: the network namespaces (sandbox pids) each packet or netem fault went into.
+    private let namespaces = Mutex<[String: [Int32]]>([:])
 
     /// - Parameters:
     ///   - nftables: whether packet faults may use nftables (root); nil decides by whether it is
@@ -154,11 +148,11 @@ public final class PlanExecution: Sendable {
             try nftables?.apply(fault)
             return
         }
-        let runID = run.id.description
-        try applyInNamespaces(
-            fault.name, senders: Set(event.links.map(\.from)).sorted(),
-            add: { _, pid in try NFTables(runID: runID, namespacePID: pid).apply(fault) },
-            remove: { pid in try? NFTables(runID: runID, namespacePID: pid).revert(fault.name) })
+        for sender in Set(event.links.map(\.from)).sorted() {
+            let pid = try namespacePID(of: sender)
+            try NFTables(runID: run.id.description, namespacePID: pid).apply(fault)
+            namespaces.withLock { $0[fault.name, default: []].append(pid) }
+        }
     }
 
     private func revertPacketFault(_ name: String) throws {
@@ -166,7 +160,9 @@ public final class PlanExecution: Sendable {
             try nftables?.revert(name)
             return
         }
-        revertInNamespaces(name)
+        for pid in namespaces.withLock({ $0.removeValue(forKey: name) ?? [] }) {
+            try? NFTables(runID: run.id.description, namespacePID: pid).revert(name)
+        }
     }
 
     /// Adds latency as tc netem in the network namespace of every container that sends on one
@@ -174,39 +170,32 @@ public final class PlanExecution: Sendable {
     private func applyNetem(_ latency: LatencyFault, event: TimelineEvent, index: Int) throws {
         let addresses = self.addresses
         let name = ruleName(event, index: index)
-        let slot = index % 0xFFFE + 1  // distinct for any two events in flight
-        let delays = Dictionary(grouping: event.links, by: \.from).mapValues { links in
-            NetemDelay(name: name, slot: slot, destinations: links.compactMap { addresses[$0.to] }, delay: latency.delay, jitter: latency.jitter)
-        }
-        try applyInNamespaces(
-            name, senders: delays.keys.sorted(),
-            add: { sender, pid in if let delay = delays[sender] { try TrafficControl(namespacePID: pid).apply(delay) } },
-            remove: { pid in try? TrafficControl(namespacePID: pid).revert(slot: slot) })
-    }
-
-    /// Adds a fault to each sender's network namespace, which its sandbox holds for the whole
-    /// run: restarts of the sender's container leave it in place.
-    private func applyInNamespaces(
-        _ name: String, senders: [String], add: (String, Int32) throws -> Void, remove: @escaping @Sendable (Int32) -> Void
-    ) throws {
-        let pids = run.containers?.namespacePIDs ?? [:]
-        try namespaceFaults.withLock { faults in
-            var fault = NamespaceFault(remove: remove)
-            // Registered even when a sender fails, so the revert removes what was added.
-            defer { faults[name] = fault }
-            for sender in senders {
-                guard let pid = pids[sender] else { throw PlanExecutionError(message: "\(sender) has no network namespace (no sandbox)") }
-                try add(sender, pid)
-                fault.pids.append(pid)
-            }
+        for (sender, links) in Dictionary(grouping: event.links, by: \.from).sorted(by: { $0.key < $1.key }) {
+            let pid = try namespacePID(of: sender)
+            let delay = NetemDelay(
+                name: name, slot: netemSlot(index), destinations: links.compactMap { addresses[$0.to] },
+                delay: latency.delay, jitter: latency.jitter)
+            try TrafficControl(namespacePID: pid).apply(delay)
+            namespaces.withLock { $0[name, default: []].append(pid) }
         }
     }
 
-    private func revertInNamespaces(_ name: String) {
-        namespaceFaults.withLock { faults in
-            guard let fault = faults.removeValue(forKey: name) else { return }
-            for pid in fault.pids { fault.remove(pid) }
+    private func revertNetem(_ name: String, index: Int) {
+        for pid in namespaces.withLock({ $0.removeValue(forKey: name) ?? [] }) {
+            try? TrafficControl(namespacePID: pid).revert(slot: netemSlot(index))
         }
+    }
+
+    /// The event's tc class and filter priority: 1…65534, distinct for any two events in flight.
+    private func netemSlot(_ index: Int) -> Int { index % 0xFFFE + 1 }
+
+    /// The pid of the sender's sandbox, whose network namespace the sender's container shares
+    /// for the whole run (so restarts keep a fault in it in force).
+    private func namespacePID(of sender: String) throws(PlanExecutionError) -> Int32 {
+        guard let pid = run.containers?.namespacePIDs[sender] else {
+            throw PlanExecutionError(message: "\(sender) has no network namespace (no sandbox)")
+        }
+        return pid
     }
 
     /// Reverts every fault still applied (run end, Ctrl-C, abort, error).
@@ -317,7 +306,7 @@ public final class PlanExecution: Sendable {
             task.cancel()
             return await task.value
         case .latency where netem:
-            revertInNamespaces(ruleName(event, index: index))
+            revertNetem(ruleName(event, index: index), index: index)
         case .latency, .reset, .blackhole:
             await proxy?.revert(named: ruleName(event, index: index))
         }

@@ -32,6 +32,13 @@ public struct ProcessRecord: Sendable, Hashable {
         else { return nil }
         return ProcessRecord(pid: pid, state: state, processGroup: group, startTime: start)
     }
+
+    /// Whether the process that started as `pid` at `startTime` still runs (and not another
+    /// process that took its pid since).
+    public static func isRunning(pid: Int32, startTime: UInt64?) -> Bool {
+        guard let record = read(pid: pid) else { return false }
+        return record.isAlive && record.startTime == startTime
+    }
 }
 
 enum ProcFS {
@@ -103,41 +110,36 @@ struct OrchestratorIdentity: Hashable {
 
     /// `/etc/machine-id` (stable across boots), or the host name where there is none.
     private static let machineID: String = {
-        let id = ProcFS.contents(of: "/etc/machine-id").map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let trimmed = id.filter { $0.isHexDigit }
-        if !trimmed.isEmpty { return trimmed }
+        let id = hexDigits(of: "/etc/machine-id")
+        if !id.isEmpty { return id }
         var name = [UInt8](repeating: 0, count: 256)
         gethostname(&name, name.count - 1)
         return "host-" + String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
     }()
 
-    private static let bootID: String = {
-        let id = ProcFS.contents(of: "/proc/sys/kernel/random/boot_id").map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return id.filter { $0.isHexDigit }
-    }()
+    private static let bootID = hexDigits(of: "/proc/sys/kernel/random/boot_id")
 
-    init(machine: String, boot: String, pid: Int32, startTime: UInt64) {
-        self.machine = machine
-        self.boot = boot
-        self.pid = pid
-        self.startTime = startTime
+    /// The hex digits of a small file holding an id; empty when there is no such file.
+    private static func hexDigits(of path: String) -> String {
+        String(decoding: ProcFS.contents(of: path) ?? [], as: UTF8.self).filter(\.isHexDigit)
     }
 
-    /// Parses the label's value, `MACHINE/BOOT/PID/START`.
-    init?(label: String) {
-        let parts = label.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 4, let pid = Int32(parts[2]), let startTime = UInt64(parts[3]) else { return nil }
-        self.init(machine: String(parts[0]), boot: String(parts[1]), pid: pid, startTime: startTime)
-    }
-
-    /// The label's value.
+    /// The label's value, `MACHINE/BOOT/PID/START`.
     var labelValue: String { "\(machine)/\(boot)/\(pid)/\(startTime)" }
 
     var liveness: Liveness {
         guard machine == Self.machineID else { return .elsewhere }
         // A process of an earlier boot has ended, whatever runs under its pid now.
         guard boot == Self.bootID else { return .gone }
-        guard let record = ProcessRecord.read(pid: pid), record.isAlive, record.startTime == startTime else { return .gone }
-        return .running
+        return ProcessRecord.isRunning(pid: pid, startTime: startTime) ? .running : .gone
+    }
+}
+
+extension OrchestratorIdentity {
+    /// Parses the label's value, `MACHINE/BOOT/PID/START`.
+    init?(label: String) {
+        let parts = label.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, let pid = Int32(parts[2]), let startTime = UInt64(parts[3]) else { return nil }
+        self.init(machine: String(parts[0]), boot: String(parts[1]), pid: pid, startTime: startTime)
     }
 }

@@ -115,15 +115,14 @@ struct DockerRuntimeTests {
     /// gone. A live run's are left alone.
     @Test(.timeLimit(.minutes(2)))
     func cleanupFindsADeadRunsContainersWithoutItsRunFolder() async throws {
-        try await withDockerFixture { fixture in
-            try """
-                services:
-                  auth:
-                    image: stormlab:latest
-                    command: [auth, "--listen=${STORMLAB_ADDRESS}:7100", "--no-metrics", --hash-iterations=10]
-                    expose: ["7100"]
-                    x-stormlab: {notify: true}
-                """.write(toFile: "\(fixture.lab)/compose.yaml", atomically: true, encoding: .utf8)
+        try await withDockerFixture(compose: """
+            services:
+              auth:
+                image: stormlab:latest
+                command: [auth, "--listen=${STORMLAB_ADDRESS}:7100", "--no-metrics", --hash-iterations=10]
+                expose: ["7100"]
+                x-stormlab: {notify: true}
+            """) { fixture in
             let engine = try DockerEngine.fromEnvironment()
             let elsewhere = "\(fixture.root)/other-runs"
             let up = try StormlabProcess(["up", fixture.lab, "--runtime", "docker", "--runs", fixture.runs], in: fixture.root)
@@ -156,13 +155,12 @@ struct DockerRuntimeTests {
     /// engine (the check comes before the network and the sandboxes).
     @Test(.timeLimit(.minutes(1)))
     func aMissingImageSaysWhatToDoAndLeavesNothing() async throws {
-        try await withDockerFixture { fixture in
-            try """
-                services:
-                  app:
-                    image: stormlab-test-no-such-image:1
-                    command: [serve]
-                """.write(toFile: "\(fixture.lab)/compose.yaml", atomically: true, encoding: .utf8)
+        try await withDockerFixture(compose: """
+            services:
+              app:
+                image: stormlab-test-no-such-image:1
+                command: [serve]
+            """) { fixture in
             let (end, output) = try await stormlab(["run", fixture.lab, "--runtime", "docker", "--runs", fixture.runs], in: fixture.root)
             #expect(end == .exited(3), "\(output)")
             #expect(output.contains(#"image "stormlab-test-no-such-image:1" is not on this machine: build it or load it"#), "\(output)")
@@ -247,8 +245,8 @@ struct DockerRuntimeTests {
 
     /// Runs `body` with a fresh fixture, then removes whatever its runs left on the engine and
     /// the host, however `body` ended.
-    private func withDockerFixture(_ body: (LabFixture) async throws -> Void) async throws {
-        let fixture = try LabFixture(compose: "services: {}\n")
+    private func withDockerFixture(compose: String = "services: {}\n", _ body: (LabFixture) async throws -> Void) async throws {
+        let fixture = try LabFixture(compose: compose)
         do {
             try await body(fixture)
         } catch {

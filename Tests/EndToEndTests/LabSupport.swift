@@ -102,8 +102,10 @@ final class StormlabProcess: Sendable {
 }
 
 /// Runs a `stormlab` command to its end.
-func stormlab(_ arguments: [String], in folder: String, timeout: Duration = .seconds(60)) async throws -> (Termination, String) {
-    let process = try StormlabProcess(arguments, in: folder)
+func stormlab(
+    _ arguments: [String], in folder: String, environment: [String: String] = [:], timeout: Duration = .seconds(60)
+) async throws -> (Termination, String) {
+    let process = try StormlabProcess(arguments, in: folder, environment: environment)
     let end = await process.wait(timeout: timeout)
     return (end, process.output)
 }

@@ -300,12 +300,11 @@ struct LabTests {
             """)
         defer { fixture.remove() }
         let socket = "\(fixture.root)/no-engine.sock"
-        let process = try StormlabProcess(
+        let (end, output) = try await stormlab(
             ["run", fixture.lab, "--runtime", "docker", "--runs", fixture.runs], in: fixture.root,
             environment: ["DOCKER_HOST": "unix://\(socket)"])
-        let end = await process.wait()
-        #expect(end == .exited(3), "\(process.output)")
-        #expect(process.output.contains("no Docker engine at \(socket)"), "\(process.output)")
+        #expect(end == .exited(3), "\(output)")
+        #expect(output.contains("no Docker engine at \(socket)"), "\(output)")
         let run = try #require(fixture.runFolders.first)
         #expect(Ledger.read(path: "\(run)/ledger.jsonl").last?.kind == .closed)
         #expect(pidsCarrying(run: String(run.split(separator: "/").last!)).isEmpty)
